@@ -1,0 +1,105 @@
+// Request shapes: bodies, query strings and path parameters of the v1 routes, with their bounds.
+import { Type, type Static } from '@sinclair/typebox';
+import { SESSION_ID_MAX, SESSION_ID_PATTERN } from './common.js';
+import { SessionStatusSchema } from './session.js';
+
+const ShortText = (description: string) => Type.String({ minLength: 1, maxLength: 200, description });
+/** Values passed to a CLI as an option's value must not be taken for another option. */
+const NotAnOption = '^[^-\\s][^\\u0000-\\u001f]*$';
+
+export const StartSessionBodySchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200, description: 'human name; the id is derived from it' }),
+    working_directory: Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: 'an existing directory inside the configured workspace roots',
+    }),
+    command: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 4096, description: 'program name or absolute path; must be allowed. Default: the configured default command' }),
+    ),
+    args: Type.Optional(
+      Type.Array(Type.String({ maxLength: 131072 }), {
+        maxItems: 1024,
+        description: 'arguments, passed as they are (no shell). When absent and the command is claude with a prompt: --print --verbose <prompt>',
+      }),
+    ),
+    prompt: Type.Optional(Type.String({ maxLength: 524288 })),
+    executive: Type.Optional(ShortText('who runs it; default Unassigned')),
+    mission_id: Type.Optional(ShortText('free-form grouping id')),
+    assignment_id: Type.Optional(ShortText('free-form grouping id')),
+    branch: Type.Optional(ShortText('git branch the session works on')),
+    created_by: Type.Optional(ShortText('default HQ01 operator')),
+    permission_mode: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z][A-Za-z0-9_-]*$', description: 'claude --permission-mode value' }),
+    ),
+    allowed_tools: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 500, pattern: NotAnOption }), {
+        maxItems: 128,
+        description: 'claude --allowedTools values',
+      }),
+    ),
+    runtime_write_root: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 4096, description: 'a directory inside the workspace roots where the session may write' }),
+    ),
+    repository_write_allowed: Type.Optional(Type.Boolean({ default: true })),
+    expects_report: Type.Optional(Type.Boolean({ default: false, description: 'the session is completed only when it writes report.md' })),
+  },
+  { $id: 'StartSessionBody', additionalProperties: false },
+);
+export type StartSessionBody = Static<typeof StartSessionBodySchema>;
+
+export const StopBodySchema = Type.Object(
+  {
+    grace_ms: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 600000, description: 'time between SIGTERM and SIGKILL; default SESSIOND_STOP_GRACE_MS' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type StopBody = Static<typeof StopBodySchema>;
+
+export const WAIT_DEFAULT_MS = 30000;
+export const WaitBodySchema = Type.Object(
+  {
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 300000, default: WAIT_DEFAULT_MS })),
+  },
+  { additionalProperties: false },
+);
+export type WaitBody = Static<typeof WaitBodySchema>;
+
+export const SessionIdParamsSchema = Type.Object({
+  id: Type.String({ pattern: SESSION_ID_PATTERN, maxLength: SESSION_ID_MAX, description: 'session id' }),
+});
+export type SessionIdParams = Static<typeof SessionIdParamsSchema>;
+
+export const LogStreamNameSchema = Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]);
+export type LogStreamName = Static<typeof LogStreamNameSchema>;
+
+export const RawLogParamsSchema = Type.Object({
+  id: SessionIdParamsSchema.properties.id,
+  stream: Type.Unsafe<LogStreamName>({ type: 'string', enum: ['stdout', 'stderr'] }),
+});
+export type RawLogParams = Static<typeof RawLogParamsSchema>;
+
+export const ListSessionsQuerySchema = Type.Object({
+  status: Type.Optional(Type.Array(SessionStatusSchema, { description: 'repeatable: ?status=running&status=starting' })),
+  executive: Type.Optional(Type.String({ maxLength: 200 })),
+  mission_id: Type.Optional(Type.String({ maxLength: 200 })),
+  assignment_id: Type.Optional(Type.String({ maxLength: 200 })),
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+  cursor: Type.Optional(Type.String({ maxLength: 512, description: 'opaque; next_cursor of the previous page' })),
+});
+export type ListSessionsQuery = Static<typeof ListSessionsQuerySchema>;
+
+export const TAIL_DEFAULT_BYTES = 65536;
+export const TAIL_MAX_BYTES = 1048576;
+export const LogsTailQuerySchema = Type.Object({
+  tail_bytes: Type.Integer({ minimum: 0, maximum: TAIL_MAX_BYTES, default: TAIL_DEFAULT_BYTES }),
+});
+export type LogsTailQuery = Static<typeof LogsTailQuerySchema>;
+
+export const DeleteQuerySchema = Type.Object({
+  force: Type.Boolean({ default: false, description: 'stop a live session first, then delete it' }),
+});
+export type DeleteQuery = Static<typeof DeleteQuerySchema>;

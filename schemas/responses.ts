@@ -1,0 +1,36 @@
+// Response shapes other than the session resource itself: lists, log tails, health.
+import { Type, type Static } from '@sinclair/typebox';
+import { Nullable, Timestamp } from './common.js';
+import { SessionSchema, SessionStatusSchema } from './session.js';
+
+export const SessionListSchema = Type.Object(
+  {
+    items: Type.Array(Type.Ref(SessionSchema)),
+    next_cursor: Nullable(Type.String({ description: 'pass as ?cursor= for the next page; null on the last page' })),
+  },
+  { $id: 'SessionList' },
+);
+
+export const LogsTailSchema = Type.Object(
+  {
+    id: Type.String(),
+    status: SessionStatusSchema,
+    last_activity: Nullable(Timestamp),
+    stdout: Type.String({ description: 'the last tail_bytes of stdout, cut at a UTF-8 boundary' }),
+    stderr: Type.String({ description: 'the last tail_bytes of stderr, cut at a UTF-8 boundary' }),
+    stdout_bytes: Type.Integer({ description: 'size of the whole stdout log in bytes' }),
+    stderr_bytes: Type.Integer({ description: 'size of the whole stderr log in bytes' }),
+  },
+  { $id: 'LogsTail' },
+);
+export type LogsTail = Static<typeof LogsTailSchema>;
+
+export const HealthSchema = Type.Object({ status: Type.Literal('ok') }, { $id: 'Health' });
+
+export const ReadySchema = Type.Object(
+  {
+    status: Type.Literal('ok'),
+    sessions: Type.Integer({ description: 'records the store holds' }),
+  },
+  { $id: 'Ready' },
+);

@@ -1,0 +1,101 @@
+// The session resource, its status, its immutable metadata and the record the store keeps.
+import { Type, type Static } from '@sinclair/typebox';
+import { Nullable, Timestamp } from './common.js';
+
+export const SESSION_STATUSES = [
+  'starting',
+  'running',
+  'exited',
+  'completed',
+  'completed_missing_report',
+  'failed',
+  'stopped',
+  'terminated',
+] as const;
+
+export const SessionStatusSchema = Type.Unsafe<(typeof SESSION_STATUSES)[number]>({
+  $id: 'SessionStatus',
+  type: 'string',
+  enum: [...SESSION_STATUSES],
+  description:
+    'starting: record written, process not yet confirmed; running: process alive; exited: ended by itself, no report expected; ' +
+    'completed: ended by itself and report.md exists; completed_missing_report: ended by itself, report expected but missing; ' +
+    'failed: could not be started; stopped: stopped through the API, no report expected; terminated: stopped through the API, report expected',
+});
+export type SessionStatus = Static<typeof SessionStatusSchema>;
+
+export const TERMINAL_STATUSES: readonly SessionStatus[] = [
+  'exited',
+  'completed',
+  'completed_missing_report',
+  'failed',
+  'stopped',
+  'terminated',
+];
+
+export const SessionSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    executive: Type.String(),
+    status: SessionStatusSchema,
+    status_reason: Nullable(Type.String({ description: 'why the session is in its status, when there is more to say (a spawn error, for example)' })),
+    pid: Nullable(Type.Integer()),
+    started_at: Timestamp,
+    stopped_at: Nullable(Timestamp),
+    exit_code: Nullable(Type.Integer()),
+    exit_signal: Nullable(Type.String({ description: 'name of the signal that ended the process, e.g. SIGKILL' })),
+    working_directory: Type.String(),
+    branch: Nullable(Type.String()),
+    mission_id: Nullable(Type.String()),
+    assignment_id: Nullable(Type.String()),
+    log_path: Type.String({ description: 'where the session’s stdout is kept' }),
+    stderr_path: Type.String({ description: 'where the session’s stderr is kept' }),
+    last_activity: Nullable(Timestamp),
+    command: Type.String(),
+    args: Type.Array(Type.String()),
+    permission_mode: Nullable(Type.String()),
+    allowed_tools: Nullable(Type.Array(Type.String())),
+    runtime_write_root: Nullable(Type.String()),
+    repository_write_allowed: Type.Boolean(),
+    expects_report: Type.Boolean(),
+  },
+  { $id: 'Session', additionalProperties: false },
+);
+export type Session = Static<typeof SessionSchema>;
+
+export const MetadataSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    executive: Type.String(),
+    mission_id: Nullable(Type.String()),
+    assignment_id: Nullable(Type.String()),
+    working_directory: Type.String(),
+    branch: Nullable(Type.String()),
+    command: Type.String(),
+    args: Type.Array(Type.String()),
+    prompt: Nullable(Type.String()),
+    created_at: Timestamp,
+    created_by: Type.String(),
+  },
+  { $id: 'Metadata', additionalProperties: false },
+);
+export type Metadata = Static<typeof MetadataSchema>;
+
+/** What the process adapter needs to find its process again, kept opaque to everyone else. */
+export const ProcessHandleSchema = Type.Object(
+  { pid: Nullable(Type.Integer()) },
+  { additionalProperties: true },
+);
+export type ProcessHandle = Static<typeof ProcessHandleSchema>;
+
+/** The stored record: the resource plus what only the service needs. Never sent as is. */
+export const SessionRecordSchema = Type.Composite([
+  SessionSchema,
+  Type.Object({
+    handle: Nullable(ProcessHandleSchema),
+    stop_requested_at: Nullable(Timestamp),
+  }),
+]);
+export type SessionRecord = Static<typeof SessionRecordSchema>;

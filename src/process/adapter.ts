@@ -1,0 +1,65 @@
+// The ProcessAdapter port: the only way the service starts, inspects, signals and waits for processes.
+// Shaped after jupyter_client's provisioner: a small Popen-like interface, so a cluster backend
+// (Kubernetes pods) can plug in beside the local one without the manager knowing.
+import type { ProcessHandle } from '../../schemas/session.js';
+
+export type { ProcessHandle };
+
+export interface LaunchSpec {
+  sessionId: string;
+  /** Program name (looked up on env.PATH) or absolute path. Never run through a shell. */
+  command: string;
+  args: string[];
+  cwd: string;
+  /** The whole environment of the process (already filtered by the caller). */
+  env: Record<string, string>;
+  /** Log files to append stdout and stderr to, and a folder for the adapter's own state. */
+  stdoutPath: string;
+  stderrPath: string;
+  stateDir: string;
+}
+
+export type ProcessState =
+  | { state: 'running' }
+  | {
+      state: 'ended';
+      exit_code: number | null;
+      exit_signal: string | null;
+      /** When it ended, if the adapter knows (RFC 3339). */
+      ended_at: string | null;
+    };
+
+export class LaunchError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LaunchError';
+  }
+}
+
+export interface ProcessAdapter {
+  /**
+   * Called by the manager once per session, after its record is written. Resolves when the
+   * process is confirmed running (its handle is then stored), rejects with LaunchError when it
+   * could not be started (the session then becomes `failed` with the message as reason).
+   */
+  launch(spec: LaunchSpec): Promise<ProcessHandle>;
+
+  /**
+   * Called on every read of a live session. Must not be fooled by a reused pid: a handle whose
+   * process is gone, or whose pid now belongs to another process, is `ended`.
+   */
+  inspect(handle: ProcessHandle): Promise<ProcessState>;
+
+  /**
+   * Called by stop: SIGTERM to the whole process group, SIGKILL after `graceMs` if it is still
+   * alive. Resolves with the final state once the process has ended. Never signals a process
+   * that is not the session's. Stopping an ended process is a no-op.
+   */
+  terminate(handle: ProcessHandle, graceMs: number): Promise<ProcessState>;
+
+  /** Called by wait: resolves when the process has ended or `timeoutMs` passed, with the state then. */
+  waitForExit(handle: ProcessHandle, timeoutMs: number): Promise<ProcessState>;
+
+  /** Called at shutdown: release timers and watchers. Processes keep running. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,45 @@
+// Every error the API can answer with, in one list: stable code, HTTP status and title.
+// One error handler (src/plugins/errors.ts) renders them, and Fastify's own, as problem+json.
+
+export const ERRORS = {
+  validation_failed: { status: 400, title: 'Validation failed' },
+  working_directory_invalid: { status: 400, title: 'Working directory invalid' },
+  range_not_satisfiable: { status: 416, title: 'Range not satisfiable' },
+  unauthorized: { status: 401, title: 'Unauthorized' },
+  forbidden: { status: 403, title: 'Forbidden' },
+  command_not_allowed: { status: 403, title: 'Command not allowed' },
+  session_not_found: { status: 404, title: 'Session not found' },
+  report_not_found: { status: 404, title: 'Report not found' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  not_acceptable: { status: 406, title: 'Not acceptable' },
+  session_running: { status: 409, title: 'Session running' },
+  idempotency_conflict: { status: 409, title: 'Idempotency conflict' },
+  payload_too_large: { status: 413, title: 'Payload too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  limit_exceeded: { status: 429, title: 'Limit exceeded' },
+  internal: { status: 500, title: 'Internal error' },
+  unavailable: { status: 503, title: 'Unavailable' },
+  insufficient_storage: { status: 507, title: 'Insufficient storage' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class SessionError extends Error {
+  readonly status: number;
+  readonly title: string;
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail: string,
+    options?: { cause?: unknown; headers?: Record<string, string> },
+  ) {
+    super(detail, options);
+    this.name = 'SessionError';
+    this.status = ERRORS[code].status;
+    this.title = ERRORS[code].title;
+    this.headers = options?.headers;
+  }
+  readonly headers: Record<string, string> | undefined;
+}
+
+export const sessionNotFound = (id: string) => new SessionError('session_not_found', `no session with id ${id}`);

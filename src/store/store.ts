@@ -1,0 +1,54 @@
+// The SessionStore port: the only way the service reads or writes session records and log files.
+import type { Readable } from 'node:stream';
+import type { Metadata, SessionRecord } from '../../schemas/session.js';
+import type { LogStreamName } from '../../schemas/requests.js';
+
+export type { LogStreamName };
+
+export interface LogStat {
+  /** Bytes in the log now. */
+  size: number;
+  /** Last modification of the log, or null when the log does not exist (yet). */
+  mtime: Date | null;
+}
+
+/** Where a local process writes: the adapter opens these files itself, in append mode. */
+export interface LogLocation {
+  stdout: string;
+  stderr: string;
+  /** A folder the process adapter may keep its own per-session state in (an exit-status file, say). */
+  stateDir: string;
+}
+
+export interface SessionStore {
+  /** Called once, before the first request: load the in-memory index. */
+  init(): Promise<void>;
+  /** Called once at shutdown: release watchers and handles. */
+  close(): Promise<void>;
+
+  /**
+   * Creates a session: its folder, `metadata.json` (written once, never again), `session.json`
+   * and empty log files, all or nothing. Throws StoreError `exists` when the id is taken.
+   */
+  create(record: SessionRecord, metadata: Metadata): Promise<void>;
+  /** The record, or undefined when there is none (or it is unreadable; the store logs why). */
+  get(id: string): Promise<SessionRecord | undefined>;
+  /** Replaces the record atomically. Throws StoreError `not_found` when the session was deleted. */
+  put(record: SessionRecord): Promise<void>;
+  /** Every readable record, in no particular order, from the index (no disk read per call). */
+  list(): Promise<SessionRecord[]>;
+  getMetadata(id: string): Promise<Metadata | undefined>;
+  /** Removes the record, the metadata and the logs. Deleting a missing session is not an error. */
+  delete(id: string): Promise<void>;
+
+  /** Where the process adapter should send the session's output. */
+  logLocation(id: string): LogLocation;
+  logStat(id: string, stream: LogStreamName): Promise<LogStat>;
+  /** Bytes [start, end) of a log, clamped to its size. */
+  readLog(id: string, stream: LogStreamName, start: number, end: number): Promise<Buffer>;
+  /** A byte stream of [start, end) of a log (end exclusive), for large reads. */
+  openLogStream(id: string, stream: LogStreamName, start: number, end: number): Readable;
+
+  /** Proves the store can be read and written (for /readyz); throws when it cannot. */
+  probe(): Promise<void>;
+}
