@@ -1,11 +1,11 @@
 // Response shapes other than the session resource itself: lists, log tails, health.
 import { Type, type Static } from '@sinclair/typebox';
-import { Nullable, Timestamp } from './common.js';
+import { Nullable, Timestamp, ref } from './common.js';
 import { SessionSchema, SessionStatusSchema } from './session.js';
 
 export const SessionListSchema = Type.Object(
   {
-    items: Type.Array(Type.Ref(SessionSchema)),
+    items: Type.Array(ref(SessionSchema)),
     next_cursor: Nullable(Type.String({ description: 'pass as ?cursor= for the next page; null on the last page' })),
   },
   { $id: 'SessionList' },

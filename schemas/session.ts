@@ -1,6 +1,7 @@
 // The session resource, its status, its immutable metadata and the record the store keeps.
 import { Type, type Static } from '@sinclair/typebox';
 import { Nullable, Timestamp } from './common.js';
+import './value-registry.js';
 
 export const SESSION_STATUSES = [
   'starting',
@@ -14,7 +15,6 @@ export const SESSION_STATUSES = [
 ] as const;
 
 export const SessionStatusSchema = Type.Unsafe<(typeof SESSION_STATUSES)[number]>({
-  $id: 'SessionStatus',
   type: 'string',
   enum: [...SESSION_STATUSES],
   description:

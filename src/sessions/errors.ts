@@ -3,6 +3,7 @@
 
 export const ERRORS = {
   validation_failed: { status: 400, title: 'Validation failed' },
+  bad_request: { status: 400, title: 'Bad request' },
   working_directory_invalid: { status: 400, title: 'Working directory invalid' },
   range_not_satisfiable: { status: 416, title: 'Range not satisfiable' },
   unauthorized: { status: 401, title: 'Unauthorized' },

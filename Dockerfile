@@ -1,0 +1,33 @@
+# sessiond: build with dev dependencies, run with production dependencies only, as a non-root user.
+# The build uses the same commands as CI (npm ci, then the build step of npm test).
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json ./
+COPY schemas ./schemas
+COPY src ./src
+COPY test ./test
+RUN npm run build
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    SESSIOND_HOST=0.0.0.0 \
+    SESSIOND_PORT=7070 \
+    SESSIOND_DATA_DIR=/data \
+    SESSIOND_WORKSPACE_ROOTS=/workspace
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY examples ./examples
+RUN groupadd --system sessiond \
+ && useradd --system --gid sessiond --home-dir /home/sessiond --create-home sessiond \
+ && mkdir -p /data /workspace \
+ && chown sessiond:sessiond /data /workspace
+USER sessiond
+VOLUME ["/data"]
+EXPOSE 7070
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SESSIOND_PORT||7070)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["npm", "start"]

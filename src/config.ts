@@ -1,0 +1,111 @@
+// Reads the environment once into a typed, validated config; fails fast with a clear message.
+// The only module that reads process.env (the child environment is filtered here, once).
+import path from 'node:path';
+
+export type TokenScope = 'read' | 'write';
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  tokens: Array<{ token: string; scope: TokenScope }>;
+  /** Command names or absolute paths that may be started; `['*']` allows any. */
+  allowedCommands: string[];
+  /** Absolute paths; a working directory must resolve inside one. */
+  workspaceRoots: string[];
+  defaultCommand: string;
+  stopGraceMs: number;
+  maxRunning: number;
+  /** Name patterns (a trailing `*` is a prefix) passed from the service's environment to sessions. */
+  childEnvNames: string[];
+  /** The environment every session gets: the service's own, filtered through childEnvNames. */
+  childEnv: Record<string, string>;
+  corsOrigins: string[];
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEFAULT_CHILD_ENV = 'PATH,HOME,USER,LANG,LC_*,TERM,TMPDIR,SHELL,ANTHROPIC_*,CLAUDE_*';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+const list = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function parseTokens(raw: string | undefined): Config['tokens'] {
+  return list(raw).map((entry) => {
+    const at = entry.lastIndexOf(':');
+    const token = at > 0 ? entry.slice(0, at) : entry;
+    const scope = at > 0 ? entry.slice(at + 1) : 'write';
+    if (scope !== 'read' && scope !== 'write') {
+      // Never echo the token itself: this message goes to the log.
+      throw new ConfigError(`SESSIOND_TOKENS: scope must be read or write, got "${scope}"`);
+    }
+    if (token.length < 16) throw new ConfigError('SESSIOND_TOKENS: every token must be at least 16 characters long');
+    return { token, scope };
+  });
+}
+
+/** Whether an environment variable name passes the SESSIOND_CHILD_ENV patterns. */
+export function childEnvAllows(patterns: string[], name: string): boolean {
+  // The service's own settings and tokens never reach a session, whatever the patterns say.
+  if (name.startsWith('SESSIOND_')) return false;
+  return patterns.some((pattern) =>
+    pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern,
+  );
+}
+
+export function filterChildEnv(patterns: string[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && childEnvAllows(patterns, name)) out[name] = value;
+  }
+  return out;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Config {
+  const logLevel = (env.SESSIOND_LOG_LEVEL ?? 'info').trim() || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`SESSIOND_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const roots = list(env.SESSIOND_WORKSPACE_ROOTS);
+  const allowed = list(env.SESSIOND_ALLOWED_COMMANDS ?? 'claude');
+  for (const command of allowed) {
+    if (command !== '*' && command.includes('/') && !path.isAbsolute(command)) {
+      throw new ConfigError(`SESSIOND_ALLOWED_COMMANDS: "${command}" must be a bare name or an absolute path`);
+    }
+  }
+  const childEnvNames = list(env.SESSIOND_CHILD_ENV ?? DEFAULT_CHILD_ENV);
+  return {
+    host: (env.SESSIOND_HOST ?? '127.0.0.1').trim() || '127.0.0.1',
+    port: integer(env, 'SESSIOND_PORT', 7070, 0, 65535),
+    dataDir: path.resolve(cwd, env.SESSIOND_DATA_DIR?.trim() || './data'),
+    tokens: parseTokens(env.SESSIOND_TOKENS),
+    allowedCommands: allowed,
+    workspaceRoots: (roots.length > 0 ? roots : [cwd]).map((root) => path.resolve(cwd, root)),
+    defaultCommand: (env.SESSIOND_DEFAULT_COMMAND ?? 'claude').trim() || 'claude',
+    stopGraceMs: integer(env, 'SESSIOND_STOP_GRACE_MS', 5000, 0, 600000),
+    maxRunning: integer(env, 'SESSIOND_MAX_RUNNING', 64, 1, 100000),
+    childEnvNames,
+    childEnv: filterChildEnv(childEnvNames, env),
+    corsOrigins: list(env.SESSIOND_CORS_ORIGINS),
+    logLevel,
+  };
+}

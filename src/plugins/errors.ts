@@ -1,0 +1,98 @@
+// One error handler for the whole API: SessionErrors and Fastify's own errors become problem+json.
+// A 5xx never shows its message, a stack or a server path: those go to the log only.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Problem } from '../../schemas/problem.js';
+import { ERRORS, SessionError, type ErrorCode } from '../sessions/errors.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Fastify's own error codes that have a better name in our contract. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'validation_failed',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'validation_failed',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_VALIDATION: 'validation_failed',
+};
+
+/** Fallback by status for 4xx errors without a known code (from plugins, say). */
+const BY_STATUS: Record<number, ErrorCode> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  416: 'range_not_satisfiable',
+  429: 'limit_exceeded',
+  503: 'unavailable',
+};
+
+export function sendProblem(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  code: ErrorCode,
+  detail: string,
+  extra: Pick<Problem, 'errors'> = {},
+) {
+  const { status, title } = ERRORS[code];
+  const problem: Problem = {
+    type: 'about:blank',
+    title,
+    status,
+    detail,
+    code,
+    instance: request.url.split('?')[0] ?? '/',
+    ...extra,
+  };
+  // Sent as a string so no route's response schema can reshape or drop a field of it.
+  return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+}
+
+function validationDetail(error: FastifyError): { detail: string; errors: NonNullable<Problem['errors']> } {
+  const part = error.validationContext ?? 'request';
+  const errors = (error.validation ?? []).map((issue) => {
+    const missing = (issue.params as { missingProperty?: string } | undefined)?.missingProperty;
+    const extra = (issue.params as { additionalProperty?: string } | undefined)?.additionalProperty;
+    const field = missing ?? extra;
+    const path = `/${part}${issue.instancePath}${field ? `/${field}` : ''}`;
+    const message = extra ? 'is not a known field' : (issue.message ?? 'is invalid');
+    return { path, message };
+  });
+  const detail = errors.map((e) => `${e.path} ${e.message}`).join('; ') || error.message;
+  return { detail, errors };
+}
+
+async function errorsPlugin(app: FastifyInstance) {
+  app.setErrorHandler((error: FastifyError | SessionError, request, reply) => {
+    if (error instanceof SessionError) {
+      if (error.headers) reply.headers(error.headers);
+      if (error.status >= 500) request.log.error({ err: error.cause ?? error, code: error.code }, 'request failed');
+      return sendProblem(reply, request, error.code, error.detail);
+    }
+    if (error.validation) {
+      const { detail, errors } = validationDetail(error);
+      return sendProblem(reply, request, 'validation_failed', detail, { errors });
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'unhandled error');
+      return sendProblem(reply, request, status === 503 ? 'unavailable' : 'internal', 'an internal error occurred; see the service log');
+    }
+    const code = (error.code && FASTIFY_CODES[error.code]) || BY_STATUS[status] || 'bad_request';
+    const detail = code === 'validation_failed' && error.code === 'FST_ERR_CTP_INVALID_JSON_BODY'
+      ? 'the body is not valid JSON'
+      : error.message;
+    return sendProblem(reply, request, code, detail);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, request, 'not_found', `no route for ${request.method} ${request.url.split('?')[0]}`),
+  );
+}
+
+export default fp(errorsPlugin, { name: 'sessiond-errors' });

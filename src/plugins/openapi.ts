@@ -1,0 +1,54 @@
+// The OpenAPI document (generated from the route schemas), served at /openapi.json, and Swagger UI at /docs.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { MetadataSchema, SessionSchema } from '../../schemas/session.js';
+import { ProblemSchema } from '../../schemas/problem.js';
+import { StartSessionBodySchema } from '../../schemas/requests.js';
+import { HealthSchema, LogsTailSchema, ReadySchema, SessionListSchema } from '../../schemas/responses.js';
+
+export const SHARED_SCHEMAS = [
+  SessionSchema,
+  MetadataSchema,
+  ProblemSchema,
+  StartSessionBodySchema,
+  SessionListSchema,
+  LogsTailSchema,
+  HealthSchema,
+  ReadySchema,
+];
+
+export const API_VERSION = '1.0.0';
+
+async function openapiPlugin(app: FastifyInstance) {
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'sessiond',
+        version: API_VERSION,
+        description:
+          'Starts, observes and stops long-running command-line sessions (agent CLIs such as claude) on a host. ' +
+          'Errors are application/problem+json (RFC 9457) with a stable `code`.',
+      },
+      tags: [
+        { name: 'sessions', description: 'start, read, stop, wait for and delete sessions' },
+        { name: 'logs', description: 'read a session’s stdout and stderr' },
+        { name: 'health', description: 'liveness and readiness' },
+      ],
+    },
+    // Name shared schemas by their $id (Session, Problem...) instead of def-0, def-1.
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
+  });
+
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+export default fp(openapiPlugin, { name: 'sessiond-openapi' });

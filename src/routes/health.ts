@@ -1,0 +1,41 @@
+// Liveness (/healthz: the process answers) and readiness (/readyz: the store reads and writes).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ref } from '../../schemas/common.js';
+import { HealthSchema, ReadySchema } from '../../schemas/responses.js';
+import { SessionError } from '../sessions/errors.js';
+import type { SessionStore } from '../store/store.js';
+import { problems } from './responses.js';
+
+export interface HealthRoutesOptions {
+  store: SessionStore;
+}
+
+const tags = ['health'];
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store }) => {
+  app.get(
+    '/healthz',
+    { schema: { tags, summary: 'Liveness', response: { 200: ref(HealthSchema), ...problems() } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags,
+        summary: 'Readiness: the store is readable and writable',
+        response: { 200: ref(ReadySchema), ...problems('unavailable') },
+      },
+    },
+    async (request) => {
+      try {
+        await store.probe();
+      } catch (err) {
+        request.log.warn({ err }, 'readiness probe failed');
+        throw new SessionError('unavailable', 'the session store cannot be read or written');
+      }
+      return { status: 'ok' as const, sessions: (await store.list()).length };
+    },
+  );
+};

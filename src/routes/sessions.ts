@@ -1,0 +1,168 @@
+// Session routes: start, list, read, metadata, stop, wait, delete, report. Each handler is one manager call.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ref } from '../../schemas/common.js';
+import {
+  DeleteQuerySchema,
+  ListSessionsQuerySchema,
+  SessionIdParamsSchema,
+  StartSessionBodySchema,
+  StopBodySchema,
+  WAIT_DEFAULT_MS,
+  WaitBodySchema,
+} from '../../schemas/requests.js';
+import { SessionListSchema } from '../../schemas/responses.js';
+import { MetadataSchema, SessionSchema } from '../../schemas/session.js';
+import type { SessionManager } from '../sessions/manager.js';
+import { problems } from './responses.js';
+
+export interface SessionRoutesOptions {
+  manager: SessionManager;
+}
+
+const session = ref(SessionSchema);
+const tags = ['sessions'];
+
+/** POST routes whose body is optional: curl -X POST with no body means "all defaults". */
+const emptyBodyIsEmptyObject = async (request: { body: unknown }) => {
+  if (request.body === undefined || request.body === null) request.body = {};
+};
+
+export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, { manager }) => {
+  app.post(
+    '/v1/sessions',
+    {
+      schema: {
+        tags,
+        summary: 'Start a session',
+        description:
+          'Validates the request, writes the record and starts the process detached in its working directory. ' +
+          'When the response is sent the process is running, or the session is `failed` with the reason in `status_reason`.',
+        body: ref(StartSessionBodySchema),
+        response: {
+          201: { ...session, description: 'the session, running or failed; Location names it' },
+          ...problems('validation_failed', 'working_directory_invalid', 'command_not_allowed', 'payload_too_large', 'unsupported_media_type', 'limit_exceeded', 'unavailable', 'insufficient_storage'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const created = await manager.start(request.body);
+      return reply.code(201).header('location', `/v1/sessions/${created.id}`).send(created);
+    },
+  );
+
+  app.get(
+    '/v1/sessions',
+    {
+      schema: {
+        tags,
+        summary: 'List sessions, newest first',
+        querystring: ListSessionsQuerySchema,
+        response: { 200: ref(SessionListSchema), ...problems('validation_failed') },
+      },
+    },
+    async (request) => manager.list(request.query),
+  );
+
+  app.get(
+    '/v1/sessions/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Read a session, reconciled with its process',
+        params: SessionIdParamsSchema,
+        response: { 200: session, ...problems('session_not_found') },
+      },
+    },
+    async (request) => manager.get(request.params.id),
+  );
+
+  app.get(
+    '/v1/sessions/:id/metadata',
+    {
+      schema: {
+        tags,
+        summary: 'Read what a session was started with (immutable)',
+        params: SessionIdParamsSchema,
+        response: { 200: ref(MetadataSchema), ...problems('session_not_found') },
+      },
+    },
+    async (request) => manager.metadata(request.params.id),
+  );
+
+  app.post(
+    '/v1/sessions/:id/stop',
+    {
+      preValidation: emptyBodyIsEmptyObject,
+      schema: {
+        tags,
+        summary: 'Stop a session: SIGTERM to its process group, SIGKILL after the grace period',
+        description: 'Idempotent: a session that already ended answers 200 unchanged. The body may be omitted.',
+        params: SessionIdParamsSchema,
+        body: StopBodySchema,
+        response: { 200: session, ...problems('session_not_found', 'validation_failed') },
+      },
+    },
+    async (request) => manager.stop(request.params.id, request.body.grace_ms),
+  );
+
+  app.post(
+    '/v1/sessions/:id/wait',
+    {
+      preValidation: emptyBodyIsEmptyObject,
+      schema: {
+        tags,
+        summary: 'Wait until a session has ended or the timeout passed',
+        description: 'Answers the session either way; its status says which. The body may be omitted.',
+        params: SessionIdParamsSchema,
+        body: WaitBodySchema,
+        response: { 200: session, ...problems('session_not_found', 'validation_failed') },
+      },
+    },
+    async (request) => manager.wait(request.params.id, request.body.timeout_ms ?? WAIT_DEFAULT_MS),
+  );
+
+  app.delete(
+    '/v1/sessions/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a session’s record and logs',
+        description: 'A live session is 409 `session_running` unless `?force=true`, which stops it first.',
+        params: SessionIdParamsSchema,
+        querystring: DeleteQuerySchema,
+        response: {
+          204: Type.Null({ description: 'deleted' }),
+          ...problems('session_not_found', 'session_running', 'validation_failed'),
+        },
+      },
+    },
+    async (request, reply) => {
+      await manager.delete(request.params.id, request.query.force);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/sessions/:id/report',
+    {
+      schema: {
+        tags,
+        summary: 'Read the session’s report.md',
+        params: SessionIdParamsSchema,
+        produces: ['text/markdown'],
+        response: {
+          200: {
+            description: 'the report, as written by the session',
+            content: { 'text/markdown': { schema: Type.String() } },
+          },
+          ...problems('session_not_found', 'report_not_found'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const report = await manager.report(request.params.id);
+      return reply.type('text/markdown; charset=utf-8').send(report);
+    },
+  );
+};

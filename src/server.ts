@@ -1,0 +1,32 @@
+// The process entry: read config, build the app, listen, and close gracefully on a signal.
+// Sessions are detached and keep running when the service stops.
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+
+const CLOSE_GRACE_MS = 10000;
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sessiond: configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const app = await buildApp({ config });
+  closeWithGrace({ delay: CLOSE_GRACE_MS }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'closing after an error');
+    else app.log.info({ signal }, 'closing; sessions keep running');
+    await app.close();
+  });
+  await app.listen({ host: config.host, port: config.port });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`sessiond: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,391 @@
+// The file store: one folder per session under <dataDir>/sessions, atomic writes, an in-memory index.
+import { randomBytes } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Value } from '@sinclair/typebox/value';
+import { isSessionId as isValidSessionId } from '../../schemas/common.js';
+import { MetadataSchema, SessionRecordSchema, type Metadata, type SessionRecord } from '../../schemas/session.js';
+import { errnoCode, fsyncDir, writeFileAtomic } from './atomic-write.js';
+import { StoreError } from './errors.js';
+import type { LogLocation, LogStat, LogStreamName, SessionStore } from './store.js';
+
+/** The part of a pino logger the store uses. */
+export interface StoreLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface FsStoreOptions {
+  dataDir: string;
+  log: StoreLogger;
+}
+
+const SESSIONS_DIR = 'sessions';
+/** Sessions being built by `create` or taken apart by `delete`; whatever is left at init is debris. */
+const TMP_PREFIX = '.tmp-';
+const PROBE_FILE = '.probe';
+/** Serialisation key of `probe`; it can never collide with a session id (ids have no dot). */
+const PROBE_KEY = '.probe';
+const DIR_MODE = 0o700;
+/** Records hold prompts, paths and commands: readable by the service's user only. */
+const FILE_MODE = 0o600;
+const RECORD_FILE = 'session.json';
+const METADATA_FILE = 'metadata.json';
+const LOG_FILES: Readonly<Record<LogStreamName, string>> = { stdout: 'stdout.log', stderr: 'stderr.log' };
+
+
+export class FsStore implements SessionStore {
+  private readonly sessionsDir: string;
+  private readonly index = new Map<string, SessionRecord>();
+  /** Ids whose folder exists but whose session.json could not be read at init. */
+  private readonly damaged = new Set<string>();
+  /** Tail of the queue of writes per session id, so writes to one session never interleave. */
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly log: StoreLogger,
+  ) {
+    this.sessionsDir = join(dataDir, SESSIONS_DIR);
+  }
+
+  async init(): Promise<void> {
+    let names: string[];
+    try {
+      await mkdir(this.sessionsDir, { recursive: true, mode: DIR_MODE });
+      names = await readdir(this.sessionsDir);
+    } catch (err) {
+      throw ioError(err, `cannot open the sessions folder ${this.sessionsDir}`);
+    }
+    this.index.clear();
+    this.damaged.clear();
+    // One at a time: init runs once, and a burst of thousands of open files helps nobody.
+    for (const name of names) {
+      if (name.startsWith(TMP_PREFIX)) await this.removeDebris(name);
+      else if (isValidSessionId(name)) await this.load(name);
+      else this.log.warn({ entry: name }, 'ignoring an entry of the sessions folder that is not a session');
+    }
+    this.log.info({ sessions: this.index.size, damaged: this.damaged.size }, 'session store loaded');
+  }
+
+  async close(): Promise<void> {
+    // Nothing to release yet: the store keeps no handles or watchers open between calls.
+  }
+
+  /** Sessions whose folder exists but whose record could not be read at init (for /readyz). */
+  damagedCount(): number {
+    return this.damaged.size;
+  }
+
+  async create(record: SessionRecord, metadata: Metadata): Promise<void> {
+    const id = record.id;
+    if (!isValidSessionId(id)) throw new StoreError('corrupt', `refusing to create a session with the invalid id ${JSON.stringify(id)}`);
+    if (metadata.id !== id) throw new StoreError('corrupt', `metadata id ${metadata.id} differs from record id ${id}`);
+    // Serialised now, so a caller changing its objects while we wait cannot change what is stored.
+    const recordJson = toJson(record);
+    const metadataJson = toJson(metadata);
+    const copy = structuredClone(record);
+
+    await this.exclusive(id, async () => {
+      if (this.index.has(id) || this.damaged.has(id)) throw exists(id);
+      const tmp = join(this.sessionsDir, `${TMP_PREFIX}${id}-${randomPart()}`);
+      try {
+        await mkdir(tmp, { mode: DIR_MODE });
+        await writeNewFile(join(tmp, METADATA_FILE), metadataJson);
+        await writeNewFile(join(tmp, RECORD_FILE), recordJson);
+        await writeNewFile(join(tmp, LOG_FILES.stdout), '');
+        await writeNewFile(join(tmp, LOG_FILES.stderr), '');
+        await fsyncDir(tmp);
+        // The whole folder appears under its real id at once, or not at all. A non-empty target
+        // makes rename fail, which is how a taken id is detected even if the index missed it.
+        await rename(tmp, this.sessionDir(id));
+      } catch (err) {
+        // The temporary folder is ours alone; if removing it fails too, init removes it later.
+        await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+        const code = errnoCode(err);
+        if (code === 'EEXIST' || code === 'ENOTEMPTY') throw exists(id, err);
+        throw ioError(err, `cannot create session ${id}`);
+      }
+      // The session is complete on disk from here on, so the index says so even if the fsync fails.
+      this.index.set(id, copy);
+      await fsyncDir(this.sessionsDir).catch((err: unknown) => {
+        throw ioError(err, `cannot sync the sessions folder after creating ${id}`);
+      });
+    });
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    if (!isValidSessionId(id)) return undefined;
+    const record = this.index.get(id);
+    return record === undefined ? undefined : structuredClone(record);
+  }
+
+  async put(record: SessionRecord): Promise<void> {
+    const id = record.id;
+    if (!isValidSessionId(id)) throw notFound(id);
+    const json = toJson(record);
+    const copy = structuredClone(record);
+
+    await this.exclusive(id, async () => {
+      try {
+        // The temporary file goes inside the session folder, so a deleted session's folder is
+        // never recreated: opening the temporary file fails with ENOENT instead.
+        await writeFileAtomic(join(this.sessionDir(id), RECORD_FILE), json, { mode: FILE_MODE });
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') {
+          this.forget(id);
+          throw notFound(id, err);
+        }
+        throw ioError(err, `cannot write session ${id}`);
+      }
+      this.index.set(id, copy);
+      // A damaged record overwritten with a good one is healed.
+      this.damaged.delete(id);
+    });
+  }
+
+  async list(): Promise<SessionRecord[]> {
+    return Array.from(this.index.values(), (record) => structuredClone(record));
+  }
+
+  async getMetadata(id: string): Promise<Metadata | undefined> {
+    if (!isValidSessionId(id)) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(join(this.sessionDir(id), METADATA_FILE), 'utf8'));
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      if (err instanceof SyntaxError) {
+        this.log.warn({ id, err }, 'metadata.json is not valid JSON');
+        return undefined;
+      }
+      throw ioError(err, `cannot read the metadata of session ${id}`);
+    }
+    if (!Value.Check(MetadataSchema, parsed)) {
+      this.log.warn({ id, err: schemaError(MetadataSchema, parsed, METADATA_FILE) }, 'metadata.json does not match its schema');
+      return undefined;
+    }
+    return parsed;
+  }
+
+  async delete(id: string): Promise<void> {
+    if (!isValidSessionId(id)) return;
+    await this.exclusive(id, async () => {
+      // Renamed out of the way first, so a crash halfway through the removal leaves debris that
+      // init clears, never a session folder with some of its files gone.
+      const doomed = join(this.sessionsDir, `${TMP_PREFIX}${id}-${randomPart()}`);
+      try {
+        await rename(this.sessionDir(id), doomed);
+      } catch (err) {
+        if (isMissing(err)) {
+          this.forget(id);
+          return;
+        }
+        throw ioError(err, `cannot delete session ${id}`);
+      }
+      this.forget(id);
+      try {
+        await fsyncDir(this.sessionsDir);
+        await rm(doomed, { recursive: true, force: true });
+      } catch (err) {
+        // The session is already gone from its id; the leftover folder is removed at next init.
+        this.log.warn({ id, err }, 'could not remove the folder of a deleted session');
+      }
+    });
+  }
+
+  logLocation(id: string): LogLocation {
+    if (!isValidSessionId(id)) throw notFound(id);
+    const stateDir = this.sessionDir(id);
+    return { stdout: join(stateDir, LOG_FILES.stdout), stderr: join(stateDir, LOG_FILES.stderr), stateDir };
+  }
+
+  async logStat(id: string, stream: LogStreamName): Promise<LogStat> {
+    const file = this.logFile(id, stream);
+    if (file === undefined) return { size: 0, mtime: null };
+    try {
+      const s = await stat(file);
+      return { size: s.size, mtime: s.mtime };
+    } catch (err) {
+      if (isMissing(err)) return { size: 0, mtime: null };
+      throw ioError(err, `cannot stat the ${stream} log of session ${id}`);
+    }
+  }
+
+  async readLog(id: string, stream: LogStreamName, start: number, end: number): Promise<Buffer> {
+    const file = this.logFile(id, stream);
+    const from = Math.max(0, start);
+    if (file === undefined || !(end > from)) return Buffer.alloc(0);
+    let fh: FileHandle;
+    try {
+      fh = await open(file, 'r');
+    } catch (err) {
+      if (isMissing(err)) return Buffer.alloc(0);
+      throw ioError(err, `cannot open the ${stream} log of session ${id}`);
+    }
+    try {
+      const to = Math.min(end, (await fh.stat()).size);
+      if (from >= to) return Buffer.alloc(0);
+      const buf = Buffer.alloc(to - from);
+      let filled = 0;
+      while (filled < buf.length) {
+        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, from + filled);
+        // Truncated while we read: what was there is the answer.
+        if (bytesRead === 0) return buf.subarray(0, filled);
+        filled += bytesRead;
+      }
+      return buf;
+    } catch (err) {
+      throw ioError(err, `cannot read the ${stream} log of session ${id}`);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  openLogStream(id: string, stream: LogStreamName, start: number, end: number): Readable {
+    const file = this.logFile(id, stream);
+    const from = Math.max(0, start);
+    // The interface is synchronous, so existence is checked with a sync stat: a missing log is an
+    // empty stream, not an error every caller would have to tell apart from a real fault.
+    if (file === undefined || !(end > from) || !existsSync(file)) return emptyStream();
+    // Node's `end` is inclusive, ours is exclusive.
+    return createReadStream(file, { start: from, end: end - 1 });
+  }
+
+  async probe(): Promise<void> {
+    // Serialised: two probes at once would read back each other's token and fail for nothing.
+    await this.exclusive(PROBE_KEY, async () => {
+      const file = join(this.dataDir, PROBE_FILE);
+      const token = `${process.pid}-${randomPart()}`;
+      try {
+        await writeFileAtomic(file, token, { mode: FILE_MODE });
+        const back = await readFile(file, 'utf8');
+        if (back !== token) throw new StoreError('io', `the probe file ${file} read back different content`);
+        await rm(file, { force: true });
+      } catch (err) {
+        throw ioError(err, `the data folder ${this.dataDir} cannot be written and read back`);
+      }
+    });
+  }
+
+  /** Only ever called with a checked id. */
+  private sessionDir(id: string): string {
+    return join(this.sessionsDir, id);
+  }
+
+  private logFile(id: string, stream: LogStreamName): string | undefined {
+    if (!isValidSessionId(id) || !Object.hasOwn(LOG_FILES, stream)) return undefined;
+    return join(this.sessionDir(id), LOG_FILES[stream]);
+  }
+
+  private forget(id: string): void {
+    this.index.delete(id);
+    this.damaged.delete(id);
+  }
+
+  /** Reads one session.json into the index; anything wrong with it marks the session damaged. */
+  private async load(id: string): Promise<void> {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(join(this.sessionDir(id), RECORD_FILE), 'utf8'));
+    } catch (err) {
+      this.markDamaged(id, err);
+      return;
+    }
+    if (!Value.Check(SessionRecordSchema, parsed)) {
+      this.markDamaged(id, schemaError(SessionRecordSchema, parsed, RECORD_FILE));
+      return;
+    }
+    if (parsed.id !== id) {
+      this.markDamaged(id, new StoreError('corrupt', `${RECORD_FILE} holds the id ${parsed.id}`));
+      return;
+    }
+    this.index.set(id, parsed);
+  }
+
+  private markDamaged(id: string, err: unknown): void {
+    this.damaged.add(id);
+    this.log.warn({ id, err }, 'skipping a session whose session.json cannot be read');
+  }
+
+  private async removeDebris(name: string): Promise<void> {
+    try {
+      await rm(join(this.sessionsDir, name), { recursive: true, force: true });
+      this.log.info({ entry: name }, 'removed an unfinished session folder');
+    } catch (err) {
+      // Debris never shows up as a session, so it may wait for the next start.
+      this.log.warn({ entry: name, err }, 'could not remove an unfinished session folder');
+    }
+  }
+
+  /** Runs `work` after every earlier call with the same key has settled. */
+  private async exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    // The previous caller's error is its own; ours runs either way.
+    const result = previous.then(work, work);
+    const tail = result.catch(() => undefined);
+    this.tails.set(key, tail);
+    try {
+      return await result;
+    } finally {
+      // Forget the key once nobody queued behind us, so the map does not grow forever.
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+export function createFsStore(options: FsStoreOptions): FsStore {
+  return new FsStore(options.dataDir, options.log);
+}
+
+/** Creates a file that must not exist yet and makes its content durable. */
+async function writeNewFile(path: string, data: string): Promise<void> {
+  const fh = await open(path, 'wx', FILE_MODE);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function toJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+function randomPart(): string {
+  return randomBytes(6).toString('hex');
+}
+
+function emptyStream(): Readable {
+  return Readable.from([], { objectMode: false });
+}
+
+function isMissing(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function schemaError(schema: typeof SessionRecordSchema | typeof MetadataSchema, value: unknown, file: string): StoreError {
+  const first = Value.Errors(schema, value).First();
+  const where = first === undefined ? '' : `: ${first.path || '/'} ${first.message}`;
+  return new StoreError('corrupt', `${file} does not match its schema${where}`);
+}
+
+function exists(id: string, cause?: unknown): StoreError {
+  return new StoreError('exists', `session ${id} already exists`, cause === undefined ? undefined : { cause });
+}
+
+function notFound(id: string, cause?: unknown): StoreError {
+  return new StoreError('not_found', `no session with id ${JSON.stringify(id)}`, cause === undefined ? undefined : { cause });
+}
+
+/** Wraps an fs fault (ENOSPC, EIO, EACCES, ...) as StoreError `io`, keeping the original as cause. */
+function ioError(err: unknown, message: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const code = errnoCode(err);
+  return new StoreError('io', code === undefined ? message : `${message} (${code})`, { cause: err });
+}

@@ -1,0 +1,159 @@
+// A scripted ProcessAdapter with no real processes: tests launch, write output, exit and
+// terminate "processes" by hand, so manager and route tests run in milliseconds.
+import {
+  LaunchError,
+  type LaunchSpec,
+  type ProcessAdapter,
+  type ProcessHandle,
+  type ProcessState,
+} from '../../src/process/adapter.js';
+
+export type FakeStream = 'stdout' | 'stderr';
+
+export interface FakeProcessAdapterOptions {
+  /** Receives what tests `write`; typically the memory store's log append. */
+  onOutput?: (sessionId: string, stream: FakeStream, data: string) => void | Promise<void>;
+}
+
+export interface FakeProcessAdapter extends ProcessAdapter {
+  /** Every spec passed to launch, in order, failed launches included. */
+  readonly launched: LaunchSpec[];
+  /** Every signal terminate "sent", in order. */
+  readonly signals: Array<{ sessionId: string; signal: string }>;
+  /** When set, the next launch rejects with LaunchError(this message); then it is cleared. */
+  failNextLaunch: string | null;
+  /** Passes output on to onOutput, as if the process had written it. */
+  write(sessionId: string, stream: FakeStream, data: string): Promise<void>;
+  /** Ends the process (resolving pending waits); a no-op if it has already ended. */
+  exit(sessionId: string, code: number | null, signal?: string | null): void;
+  isRunning(sessionId: string): boolean;
+  /** Makes the process ignore SIGTERM: terminate then kills it after its grace. */
+  ignoreTerm(sessionId: string): void;
+}
+
+/** The handle a fake launch returns: the fake pid, and the session it stands for. */
+export type FakeHandle = ProcessHandle & { fake_id: string };
+
+interface FakeProcess {
+  pid: number;
+  state: ProcessState;
+  ignoresTerm: boolean;
+  /** Called once when the process ends. */
+  onEnd: Set<() => void>;
+}
+
+const ENDED_UNKNOWN: ProcessState = { state: 'ended', exit_code: null, exit_signal: null, ended_at: null };
+
+export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}): FakeProcessAdapter {
+  const processes = new Map<string, FakeProcess>();
+  const timers = new Set<NodeJS.Timeout>();
+  // Pending waits, so close() can settle them.
+  const waits = new Set<() => void>();
+
+  const get = (sessionId: string): FakeProcess => {
+    const found = processes.get(sessionId);
+    if (!found) throw new Error(`fake processes: no session ${sessionId} was launched`);
+    return found;
+  };
+
+  const find = (handle: ProcessHandle): FakeProcess | undefined => {
+    const id = (handle as Partial<FakeHandle>).fake_id;
+    return typeof id === 'string' ? processes.get(id) : undefined;
+  };
+
+  const end = (proc: FakeProcess, code: number | null, signal: string | null): void => {
+    if (proc.state.state === 'ended') return;
+    proc.state = { state: 'ended', exit_code: code, exit_signal: signal, ended_at: new Date().toISOString() };
+    for (const notify of [...proc.onEnd]) notify();
+    proc.onEnd.clear();
+  };
+
+  /** Resolves with the state once the process ends or after `ms` (real time), whichever first. */
+  const waitFor = (proc: FakeProcess, ms: number): Promise<ProcessState> =>
+    new Promise((resolve) => {
+      if (proc.state.state === 'ended') return resolve(proc.state);
+      const settle = (): void => {
+        clearTimeout(timer);
+        timers.delete(timer);
+        proc.onEnd.delete(settle);
+        waits.delete(settle);
+        resolve(proc.state);
+      };
+      const timer = setTimeout(settle, ms);
+      timers.add(timer);
+      proc.onEnd.add(settle);
+      waits.add(settle);
+    });
+
+  const adapter: FakeProcessAdapter = {
+    launched: [],
+    signals: [],
+    failNextLaunch: null,
+
+    async launch(spec: LaunchSpec): Promise<ProcessHandle> {
+      adapter.launched.push(spec);
+      if (adapter.failNextLaunch !== null) {
+        const message = adapter.failNextLaunch;
+        adapter.failNextLaunch = null;
+        throw new LaunchError(message);
+      }
+      const pid = 10000 + adapter.launched.length;
+      processes.set(spec.sessionId, { pid, state: { state: 'running' }, ignoresTerm: false, onEnd: new Set() });
+      const handle: FakeHandle = { pid, fake_id: spec.sessionId };
+      return handle;
+    },
+
+    async inspect(handle: ProcessHandle): Promise<ProcessState> {
+      return find(handle)?.state ?? ENDED_UNKNOWN;
+    },
+
+    async terminate(handle: ProcessHandle, graceMs: number): Promise<ProcessState> {
+      const proc = find(handle);
+      if (!proc) return ENDED_UNKNOWN;
+      if (proc.state.state === 'ended') return proc.state;
+      const sessionId = (handle as FakeHandle).fake_id;
+      adapter.signals.push({ sessionId, signal: 'SIGTERM' });
+      if (!proc.ignoresTerm) {
+        end(proc, null, 'SIGTERM');
+        return proc.state;
+      }
+      // A test may still end it by hand during the grace.
+      await waitFor(proc, graceMs);
+      if (proc.state.state === 'running') {
+        adapter.signals.push({ sessionId, signal: 'SIGKILL' });
+        end(proc, null, 'SIGKILL');
+      }
+      return proc.state;
+    },
+
+    waitForExit(handle: ProcessHandle, timeoutMs: number): Promise<ProcessState> {
+      const proc = find(handle);
+      return proc ? waitFor(proc, timeoutMs) : Promise.resolve(ENDED_UNKNOWN);
+    },
+
+    async close(): Promise<void> {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      // A wait cut short by shutdown reports what is true now.
+      for (const settle of [...waits]) settle();
+    },
+
+    async write(sessionId: string, stream: FakeStream, data: string): Promise<void> {
+      get(sessionId);
+      await options.onOutput?.(sessionId, stream, data);
+    },
+
+    exit(sessionId: string, code: number | null, signal: string | null = null): void {
+      end(get(sessionId), code, signal);
+    },
+
+    isRunning(sessionId: string): boolean {
+      return processes.get(sessionId)?.state.state === 'running';
+    },
+
+    ignoreTerm(sessionId: string): void {
+      get(sessionId).ignoresTerm = true;
+    },
+  };
+  return adapter;
+}

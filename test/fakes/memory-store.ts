@@ -1,0 +1,141 @@
+// In-memory SessionStore for tests: the file store's semantics without a disk, plus log-writing helpers.
+import { Readable } from 'node:stream';
+import type { Metadata, SessionRecord } from '../../schemas/session.js';
+import { StoreError } from '../../src/store/errors.js';
+import { isSessionId as isValidSessionId } from '../../schemas/common.js';
+import type { LogLocation, LogStat, LogStreamName, SessionStore } from '../../src/store/store.js';
+
+interface MemoryLog {
+  data: Buffer;
+  mtime: Date;
+}
+
+interface MemorySession {
+  record: SessionRecord;
+  metadata: Metadata;
+  logs: Record<LogStreamName, MemoryLog>;
+}
+
+export class MemoryStore implements SessionStore {
+  /** Set to make `probe()` reject, as a full or read-only disk would (readiness tests). */
+  failProbe = false;
+  private readonly sessions = new Map<string, MemorySession>();
+
+  async init(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  damagedCount(): number {
+    return 0;
+  }
+
+  async create(record: SessionRecord, metadata: Metadata): Promise<void> {
+    const id = record.id;
+    if (!isValidSessionId(id)) throw new StoreError('corrupt', `refusing to create a session with the invalid id ${JSON.stringify(id)}`);
+    if (metadata.id !== id) throw new StoreError('corrupt', `metadata id ${metadata.id} differs from record id ${id}`);
+    if (this.sessions.has(id)) throw new StoreError('exists', `session ${id} already exists`);
+    // Empty logs exist from the start, as the file store's empty files do.
+    const now = new Date();
+    this.sessions.set(id, {
+      record: structuredClone(record),
+      metadata: structuredClone(metadata),
+      logs: { stdout: { data: Buffer.alloc(0), mtime: now }, stderr: { data: Buffer.alloc(0), mtime: now } },
+    });
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const session = this.session(id);
+    return session === undefined ? undefined : structuredClone(session.record);
+  }
+
+  async put(record: SessionRecord): Promise<void> {
+    const session = this.session(record.id);
+    if (session === undefined) throw notFound(record.id);
+    session.record = structuredClone(record);
+  }
+
+  async list(): Promise<SessionRecord[]> {
+    return Array.from(this.sessions.values(), (session) => structuredClone(session.record));
+  }
+
+  async getMetadata(id: string): Promise<Metadata | undefined> {
+    const session = this.session(id);
+    return session === undefined ? undefined : structuredClone(session.metadata);
+  }
+
+  async delete(id: string): Promise<void> {
+    if (isValidSessionId(id)) this.sessions.delete(id);
+  }
+
+  /** Virtual paths: nothing is ever written there, but they look like what the file store returns. */
+  logLocation(id: string): LogLocation {
+    if (!isValidSessionId(id)) throw notFound(id);
+    return { stdout: `/memory/${id}/stdout.log`, stderr: `/memory/${id}/stderr.log`, stateDir: `/memory/${id}` };
+  }
+
+  async logStat(id: string, stream: LogStreamName): Promise<LogStat> {
+    const log = this.log(id, stream);
+    return log === undefined ? { size: 0, mtime: null } : { size: log.data.length, mtime: new Date(log.mtime) };
+  }
+
+  async readLog(id: string, stream: LogStreamName, start: number, end: number): Promise<Buffer> {
+    return this.slice(id, stream, start, end);
+  }
+
+  openLogStream(id: string, stream: LogStreamName, start: number, end: number): Readable {
+    const bytes = this.slice(id, stream, start, end);
+    return Readable.from(bytes.length === 0 ? [] : [bytes], { objectMode: false });
+  }
+
+  async probe(): Promise<void> {
+    if (this.failProbe) throw new StoreError('io', 'probe failed: failProbe is set on the memory store');
+  }
+
+  /** Test helper: what a process writing to the log would do. Throws not_found for an unknown session. */
+  appendLog(id: string, stream: LogStreamName, data: string | Buffer): void {
+    const log = this.requireLog(id, stream);
+    log.data = Buffer.concat([log.data, typeof data === 'string' ? Buffer.from(data, 'utf8') : data]);
+    log.mtime = new Date();
+  }
+
+  /** Test helper: cuts (or, like ftruncate, zero-extends) a log to `size` bytes. */
+  truncateLog(id: string, stream: LogStreamName, size: number): void {
+    const log = this.requireLog(id, stream);
+    log.data =
+      size <= log.data.length
+        ? Buffer.from(log.data.subarray(0, size))
+        : Buffer.concat([log.data, Buffer.alloc(size - log.data.length)]);
+    log.mtime = new Date();
+  }
+
+  private session(id: string): MemorySession | undefined {
+    return isValidSessionId(id) ? this.sessions.get(id) : undefined;
+  }
+
+  private log(id: string, stream: LogStreamName): MemoryLog | undefined {
+    const logs = this.session(id)?.logs;
+    return logs !== undefined && Object.hasOwn(logs, stream) ? logs[stream] : undefined;
+  }
+
+  private requireLog(id: string, stream: LogStreamName): MemoryLog {
+    const log = this.log(id, stream);
+    if (log === undefined) throw notFound(id);
+    return log;
+  }
+
+  /** A copy of bytes [start, end), clamped like the file store clamps. */
+  private slice(id: string, stream: LogStreamName, start: number, end: number): Buffer {
+    const data = this.log(id, stream)?.data;
+    const from = Math.max(0, start);
+    if (data === undefined || !(end > from)) return Buffer.alloc(0);
+    return Buffer.from(data.subarray(from, Math.min(end, data.length)));
+  }
+}
+
+export function createMemoryStore(): MemoryStore {
+  return new MemoryStore();
+}
+
+function notFound(id: string): StoreError {
+  return new StoreError('not_found', `no session with id ${JSON.stringify(id)}`);
+}

@@ -1,0 +1,291 @@
+// One contract, two stores: the file store and the memory store must look the same to their callers.
+import { createHash } from 'node:crypto';
+import { appendFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import t, { type Test } from 'tap';
+import { pino } from 'pino';
+import { StoreError, type StoreErrorCode } from '../../src/store/errors.js';
+import { createFsStore } from '../../src/store/fs-store.js';
+import type { LogStreamName, SessionStore } from '../../src/store/store.js';
+import { createMemoryStore, MemoryStore } from '../fakes/memory-store.js';
+import { DEMO_ID, makeMetadata, makeRecord } from '../fakes/records.js';
+
+export interface StoreUnderTest {
+  store: SessionStore;
+  /** Everything the store keeps, as comparable data, to prove a call changed nothing. */
+  snapshot(): Promise<unknown>;
+}
+
+const OTHER_ID = 'other-abc124-xyz';
+
+/** Writes output the way a process would: to the log file, or through the memory store's helper. */
+async function append(store: SessionStore, id: string, stream: LogStreamName, data: string | Buffer): Promise<void> {
+  if (store instanceof MemoryStore) store.appendLog(id, stream, data);
+  else await appendFile(store.logLocation(id)[stream], data);
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks);
+}
+
+async function rejectsWith(t: Test, promise: Promise<unknown>, code: StoreErrorCode, what: string): Promise<void> {
+  try {
+    await promise;
+    t.fail(`${what}: resolved, expected StoreError ${code}`);
+  } catch (err) {
+    t.ok(err instanceof StoreError, `${what}: throws a StoreError`);
+    t.equal((err as StoreError).code, code, `${what}: code ${code}`);
+  }
+}
+
+function throwsWith(t: Test, fn: () => unknown, code: StoreErrorCode, what: string): void {
+  try {
+    fn();
+    t.fail(`${what}: returned, expected StoreError ${code}`);
+  } catch (err) {
+    t.ok(err instanceof StoreError && err.code === code, `${what}: throws StoreError ${code}`);
+  }
+}
+
+const byId = (records: { id: string }[]) => [...records].sort((a, b) => a.id.localeCompare(b.id));
+
+export function runStoreContract(t: Test, name: string, makeStore: (t: Test) => Promise<StoreUnderTest>): void {
+  t.test(name, async (t) => {
+    t.test('a new store is empty', async (t) => {
+      const { store } = await makeStore(t);
+      t.same(await store.list(), []);
+      t.equal(await store.get(DEMO_ID), undefined);
+      t.equal(await store.getMetadata(DEMO_ID), undefined);
+    });
+
+    t.test('create, get, list, put and delete round trip', async (t) => {
+      const { store } = await makeStore(t);
+      const first = makeRecord();
+      const second = makeRecord({ id: OTHER_ID, name: 'other', mission_id: 'm-1', allowed_tools: ['Read', 'Grep'] });
+      await store.create(first, makeMetadata());
+      t.same(await store.get(DEMO_ID), first, 'get returns what was created');
+      t.same(await store.list(), [first], 'list holds it');
+      t.same(await store.getMetadata(DEMO_ID), makeMetadata(), 'metadata is readable');
+
+      await store.create(second, makeMetadata({ id: OTHER_ID, name: 'other' }));
+      t.same(byId(await store.list()), byId([first, second]), 'list holds both');
+
+      const ended = makeRecord({ status: 'exited', exit_code: 0, stopped_at: '2025-01-02T04:00:00.000Z', pid: null, handle: null });
+      await store.put(ended);
+      t.same(await store.get(DEMO_ID), ended, 'get sees the put');
+      t.same(byId(await store.list()), byId([ended, second]), 'list sees the put');
+
+      await store.delete(DEMO_ID);
+      t.equal(await store.get(DEMO_ID), undefined, 'get after delete');
+      t.equal(await store.getMetadata(DEMO_ID), undefined, 'metadata goes with it');
+      t.same(await store.list(), [second], 'the other session stays');
+      t.same(await store.logStat(DEMO_ID, 'stdout'), { size: 0, mtime: null }, 'logs go with it');
+      await store.delete(DEMO_ID);
+      t.pass('deleting a missing session is not an error');
+    });
+
+    t.test('the store hands out and keeps copies', async (t) => {
+      const { store } = await makeStore(t);
+      const record = makeRecord();
+      const metadata = makeMetadata();
+      await store.create(record, metadata);
+      record.name = 'changed after create';
+      record.args.push('--changed');
+      metadata.name = 'changed after create';
+      t.same(await store.get(DEMO_ID), makeRecord(), 'create kept a copy of the record');
+      t.same(await store.getMetadata(DEMO_ID), makeMetadata(), 'create kept a copy of the metadata');
+
+      const got = await store.get(DEMO_ID);
+      if (got === undefined) throw new Error('record missing');
+      got.status = 'failed';
+      got.args.push('--mutated');
+      const listed = (await store.list())[0];
+      if (listed === undefined) throw new Error('list empty');
+      listed.name = 'mutated via list';
+      const meta = await store.getMetadata(DEMO_ID);
+      if (meta === undefined) throw new Error('metadata missing');
+      meta.args.push('--mutated');
+      t.same(await store.get(DEMO_ID), makeRecord(), 'mutating what get or list returned changes nothing');
+      t.same(await store.getMetadata(DEMO_ID), makeMetadata(), 'mutating returned metadata changes nothing');
+
+      const update = makeRecord({ status: 'stopped' });
+      await store.put(update);
+      update.status = 'failed';
+      t.equal((await store.get(DEMO_ID))?.status, 'stopped', 'put kept a copy');
+    });
+
+    t.test('create of a taken id throws exists and keeps the first session', async (t) => {
+      const { store } = await makeStore(t);
+      await store.create(makeRecord(), makeMetadata());
+      await append(store, DEMO_ID, 'stdout', 'keep me');
+      await rejectsWith(
+        t,
+        store.create(makeRecord({ name: 'intruder', status: 'starting' }), makeMetadata({ name: 'intruder' })),
+        'exists',
+        'second create',
+      );
+      t.same(await store.get(DEMO_ID), makeRecord(), 'the first record is intact');
+      t.same(await store.getMetadata(DEMO_ID), makeMetadata(), 'the first metadata is intact');
+      t.equal((await store.readLog(DEMO_ID, 'stdout', 0, 100)).toString(), 'keep me', 'the first logs are intact');
+      t.equal((await store.list()).length, 1);
+    });
+
+    t.test('put of a deleted or unknown session throws not_found and does not resurrect it', async (t) => {
+      const { store, snapshot } = await makeStore(t);
+      await rejectsWith(t, store.put(makeRecord()), 'not_found', 'put of a never-created session');
+      await store.create(makeRecord(), makeMetadata());
+      await store.delete(DEMO_ID);
+      const before = await snapshot();
+      await rejectsWith(t, store.put(makeRecord({ status: 'exited' })), 'not_found', 'put after delete');
+      t.equal(await store.get(DEMO_ID), undefined, 'get still finds nothing');
+      t.same(await store.list(), [], 'list still empty');
+      t.equal(await store.getMetadata(DEMO_ID), undefined);
+      t.same(await store.logStat(DEMO_ID, 'stdout'), { size: 0, mtime: null }, 'no log reappears');
+      t.same(await snapshot(), before, 'nothing was written');
+    });
+
+    t.test('metadata is written once and survives every put', async (t) => {
+      const { store } = await makeStore(t);
+      await store.create(makeRecord(), makeMetadata());
+      await store.put(makeRecord({ name: 'renamed', branch: 'feature', status: 'stopped' }));
+      await store.put(makeRecord({ status: 'terminated', stop_requested_at: '2025-01-02T05:00:00.000Z' }));
+      t.same(await store.getMetadata(DEMO_ID), makeMetadata());
+    });
+
+    t.test('the last of many concurrent puts wins', async (t) => {
+      const { store } = await makeStore(t);
+      await store.create(makeRecord(), makeMetadata());
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.put(makeRecord({ pid: i, handle: { pid: i } }))));
+      t.equal((await store.get(DEMO_ID))?.pid, 19);
+      t.equal((await store.list())[0]?.pid, 19);
+    });
+
+    t.test('invalid ids are not found and touch nothing', async (t) => {
+      const { store, snapshot } = await makeStore(t);
+      await store.create(makeRecord(), makeMetadata());
+      await append(store, DEMO_ID, 'stdout', 'secret output');
+      const before = await snapshot();
+      // The last one would resolve to the real session's folder if it were ever joined into a path.
+      const invalid = ['../x', '..%2F..', 'a/b', 'x\u0000y', 'ABC', '', `../sessions/${DEMO_ID}`, `${DEMO_ID}/`, 'a'.repeat(129)];
+      for (const id of invalid) {
+        const label = JSON.stringify(id.length > 20 ? `${id.slice(0, 20)}…` : id);
+        t.equal(await store.get(id), undefined, `get ${label}`);
+        t.equal(await store.getMetadata(id), undefined, `getMetadata ${label}`);
+        await rejectsWith(t, store.put(makeRecord({ id })), 'not_found', `put ${label}`);
+        await store.delete(id);
+        t.same(await store.logStat(id, 'stdout'), { size: 0, mtime: null }, `logStat ${label}`);
+        t.equal((await store.readLog(id, 'stdout', 0, 100)).length, 0, `readLog ${label}`);
+        t.equal((await readAll(store.openLogStream(id, 'stdout', 0, 100))).length, 0, `openLogStream ${label}`);
+        throwsWith(t, () => store.logLocation(id), 'not_found', `logLocation ${label}`);
+        await rejectsWith(t, store.create(makeRecord({ id }), makeMetadata({ id })), 'corrupt', `create ${label}`);
+      }
+      t.same(await snapshot(), before, 'the store is exactly as before');
+      t.same(await store.get(DEMO_ID), makeRecord(), 'the real session is untouched');
+    });
+
+    t.test('logs: stat, ranged reads and streams return exactly the right bytes', async (t) => {
+      const { store } = await makeStore(t);
+      await store.create(makeRecord(), makeMetadata());
+      const fresh = await store.logStat(DEMO_ID, 'stdout');
+      t.equal(fresh.size, 0, 'a new log is empty');
+      t.ok(fresh.mtime instanceof Date, 'and exists');
+
+      await append(store, DEMO_ID, 'stdout', 'hello ');
+      await append(store, DEMO_ID, 'stdout', 'world\n');
+      const binary = Buffer.from([0xff, 0x00, 0xfe, 0x0a]);
+      await append(store, DEMO_ID, 'stderr', binary);
+
+      const stdout = await store.logStat(DEMO_ID, 'stdout');
+      t.equal(stdout.size, 12, 'stdout size');
+      t.ok(stdout.mtime instanceof Date, 'stdout mtime');
+      t.equal((await store.logStat(DEMO_ID, 'stderr')).size, 4, 'stderr size is its own');
+
+      const cases: [start: number, end: number, expected: string][] = [
+        [0, 12, 'hello world\n'],
+        [0, 1000, 'hello world\n'],
+        [0, Number.POSITIVE_INFINITY, 'hello world\n'],
+        [6, 11, 'world'],
+        [11, 20, '\n'],
+        [12, 20, ''],
+        [100, 200, ''],
+        [5, 5, ''],
+        [7, 3, ''],
+      ];
+      for (const [start, end, expected] of cases) {
+        const want = Buffer.from(expected).toString('hex');
+        const read = await store.readLog(DEMO_ID, 'stdout', start, end);
+        t.equal(read.toString('hex'), want, `readLog [${start}, ${end})`);
+        const streamed = await readAll(store.openLogStream(DEMO_ID, 'stdout', start, end));
+        t.equal(streamed.toString('hex'), want, `openLogStream [${start}, ${end})`);
+      }
+      t.equal((await store.readLog(DEMO_ID, 'stderr', 0, 4)).toString('hex'), binary.toString('hex'), 'binary bytes round trip');
+      t.equal((await readAll(store.openLogStream(DEMO_ID, 'stderr', 1, 3))).toString('hex'), '00fe', 'binary stream range');
+
+      await store.delete(DEMO_ID);
+      t.same(await store.logStat(DEMO_ID, 'stdout'), { size: 0, mtime: null }, 'a deleted log has no stat');
+      t.equal((await store.readLog(DEMO_ID, 'stdout', 0, 12)).length, 0, 'a deleted log reads empty');
+      t.equal((await readAll(store.openLogStream(DEMO_ID, 'stdout', 0, 12))).length, 0, 'a deleted log streams empty');
+    });
+
+    t.test('logLocation names two distinct logs and a state folder per session', async (t) => {
+      const { store } = await makeStore(t);
+      await store.create(makeRecord(), makeMetadata());
+      const here = store.logLocation(DEMO_ID);
+      t.not(here.stdout, here.stderr);
+      t.ok(here.stdout.includes(DEMO_ID) && here.stderr.includes(DEMO_ID) && here.stateDir.includes(DEMO_ID));
+      t.not(store.logLocation(OTHER_ID).stdout, here.stdout, 'another session logs elsewhere');
+    });
+
+    t.test('probe resolves on a healthy store', async (t) => {
+      const { store } = await makeStore(t);
+      await store.probe();
+      await store.probe();
+      t.pass('probed twice');
+    });
+  });
+}
+
+/** Every file under `root` with its size and content hash, so any write shows up. */
+async function treeSnapshot(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const out: string[] = [];
+  for (const entry of entries) {
+    const path = join(entry.parentPath, entry.name);
+    const rel = path.slice(root.length);
+    if (entry.isDirectory()) out.push(`${rel}/`);
+    else out.push(`${rel} ${createHash('sha256').update(await readFile(path)).digest('hex')}`);
+  }
+  return out.sort();
+}
+
+async function memorySnapshot(store: MemoryStore): Promise<unknown> {
+  const records = byId(await store.list());
+  return Promise.all(
+    records.map(async (record) => ({
+      record,
+      metadata: await store.getMetadata(record.id),
+      stdout: (await store.readLog(record.id, 'stdout', 0, Number.POSITIVE_INFINITY)).toString('hex'),
+      stderr: (await store.readLog(record.id, 'stderr', 0, Number.POSITIVE_INFINITY)).toString('hex'),
+    })),
+  );
+}
+
+runStoreContract(t, 'file store', async (t) => {
+  // The data folder sits one level down, so a path escaping it by `..` still lands in the snapshot.
+  const root = await mkdtemp(join(tmpdir(), 'sessiond-store-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const store = createFsStore({ dataDir: join(root, 'data'), log: pino({ enabled: false }) });
+  await store.init();
+  t.teardown(() => store.close());
+  return { store, snapshot: () => treeSnapshot(root) };
+});
+
+runStoreContract(t, 'memory store', async () => {
+  const store = createMemoryStore();
+  await store.init();
+  return { store, snapshot: () => memorySnapshot(store) };
+});
