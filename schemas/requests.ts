@@ -103,3 +103,35 @@ export const DeleteQuerySchema = Type.Object({
   force: Type.Boolean({ default: false, description: 'stop a live session first, then delete it' }),
 });
 export type DeleteQuery = Static<typeof DeleteQuerySchema>;
+
+export const RawLogQuerySchema = Type.Object({
+  follow: Type.Boolean({
+    default: false,
+    description: 'keep the response open and stream new bytes until the session ends (curl -N is tail -f); Range is ignored',
+  }),
+});
+export type RawLogQuery = Static<typeof RawLogQuerySchema>;
+
+export const EVENT_ID_PATTERN = '^[0-9]{1,15}-[0-9]{1,15}$';
+
+export const LogStreamQuerySchema = Type.Object({
+  streams: Type.String({
+    default: 'stdout,stderr',
+    pattern: '^(stdout|stderr)(,(stdout|stderr))?$',
+    description: 'comma list of the streams to follow',
+  }),
+  from: Type.Unsafe<'start' | 'tail'>({
+    type: 'string',
+    enum: ['start', 'tail'],
+    default: 'tail',
+    description: 'tail: the last tail_bytes of each stream (from the next line start), then live; start: everything from byte 0',
+  }),
+  tail_bytes: Type.Integer({ minimum: 0, maximum: TAIL_MAX_BYTES, default: TAIL_DEFAULT_BYTES }),
+  last_event_id: Type.Optional(
+    Type.String({
+      pattern: EVENT_ID_PATTERN,
+      description: 'resume after this event id (`<stdout offset>-<stderr offset>`), for clients that cannot send the Last-Event-ID header',
+    }),
+  ),
+});
+export type LogStreamQuery = Static<typeof LogStreamQuerySchema>;

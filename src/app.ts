@@ -2,7 +2,9 @@
 // Options may carry a store, a process adapter and a config; what is absent is built from config.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import cors from '@fastify/cors';
 import { loadConfig, type Config } from './config.js';
+import { LogStreams } from './logs/streams.js';
 import errors from './plugins/errors.js';
 import openapi from './plugins/openapi.js';
 import { schemaController } from './plugins/validation.js';
@@ -56,22 +58,39 @@ export async function buildApp(options: BuildAppOptions = {}) {
   // The API takes JSON only: any other body is 415 unsupported_media_type, not a confusing 400.
   app.removeContentTypeParser('text/plain');
 
+  const streams = new LogStreams({ store, sessions: manager, keepAliveMs: config.sseKeepAliveMs, pollIntervalMs: config.logPollMs, log: app.log });
+
   app.decorate('sessions', manager);
+  app.decorate('logStreams', streams);
+  // Open streams would hold close() forever: end them first; their sessions keep running.
+  app.addHook('preClose', async () => streams.closeAll());
   app.addHook('onClose', async () => {
+    streams.close();
     await processes.close();
     await store.close();
   });
+
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'last-event-id', 'idempotency-key', 'range'],
+      exposedHeaders: ['location', 'content-range', 'accept-ranges'],
+      maxAge: 600,
+    });
+  }
 
   await app.register(errors);
   await app.register(openapi);
   await app.register(healthRoutes, { store });
   await app.register(sessionRoutes, { manager });
-  await app.register(logRoutes, { manager });
+  await app.register(logRoutes, { manager, streams });
   return app as unknown as FastifyInstance;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     sessions: SessionManager;
+    logStreams: LogStreams;
   }
 }

@@ -22,6 +22,10 @@ export interface Config {
   childEnv: Record<string, string>;
   corsOrigins: string[];
   logLevel: string;
+  /** Longest quiet time on an SSE stream before a `: keep-alive` comment. */
+  sseKeepAliveMs: number;
+  /** The shared safety poll of followed logs (inotify does the fast path). */
+  logPollMs: number;
 }
 
 export class ConfigError extends Error {
@@ -107,5 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     childEnv: filterChildEnv(childEnvNames, env),
     corsOrigins: list(env.SESSIOND_CORS_ORIGINS),
     logLevel,
+    sseKeepAliveMs: integer(env, 'SESSIOND_SSE_KEEPALIVE_MS', 15000, 10, 15000),
+    logPollMs: integer(env, 'SESSIOND_LOG_POLL_MS', 500, 10, 60000),
   };
 }

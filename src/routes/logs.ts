@@ -2,20 +2,86 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ref } from '../../schemas/common.js';
-import { LogsTailQuerySchema, RawLogParamsSchema, SessionIdParamsSchema } from '../../schemas/requests.js';
+import {
+  EVENT_ID_PATTERN,
+  LogStreamQuerySchema,
+  LogsTailQuerySchema,
+  RawLogParamsSchema,
+  RawLogQuerySchema,
+  SessionIdParamsSchema,
+} from '../../schemas/requests.js';
+import type { LogStreams } from '../logs/streams.js';
+import { SSE_HEADERS } from '../logs/sse.js';
+import type { LogStreamName } from '../store/store.js';
 import { LogsTailSchema } from '../../schemas/responses.js';
 import { SessionError } from '../sessions/errors.js';
 import type { SessionManager } from '../sessions/manager.js';
+import { openLiveResponse } from './live.js';
 import { parseRange } from './range.js';
 import { problems } from './responses.js';
 
 export interface LogRoutesOptions {
   manager: SessionManager;
+  streams: LogStreams;
 }
 
 const tags = ['logs'];
+const EVENT_ID = new RegExp(EVENT_ID_PATTERN);
 
-export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app, { manager }) => {
+/** Headers for a response that stays open: proxies must pass bytes on at once. */
+const LIVE_HEADERS = { 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
+
+/** `<stdout offset>-<stderr offset>`, or null when there is no (valid) resume position. */
+function parseEventId(value: string | undefined): { stdout: number; stderr: number } | null {
+  if (!value || !EVENT_ID.test(value)) return null;
+  const [stdout = 0, stderr = 0] = value.split('-').map(Number);
+  return { stdout, stderr };
+}
+
+export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app, { manager, streams }) => {
+  app.get(
+    '/v1/sessions/:id/logs/stream',
+    {
+      // Browsers' EventSource cannot send headers: the auth plugin accepts ?access_token= here.
+      config: { queryTokenAllowed: true },
+      schema: {
+        tags,
+        summary: 'Follow stdout and stderr live as Server-Sent Events',
+        description:
+          'Starts with `retry: 2000`. Events: `stdout` / `stderr` (one `data:` line per log line; `\\r\\n` and a lone `\\r` end a line; ' +
+          'a partial line is sent after at most 200 ms), each with `id: <stdout offset>-<stderr offset>` (bytes sent so far); ' +
+          '`status` (the Session, on connect and on every change); `truncated` (`{stream, size}`, when a log shrank; streaming goes on from the new size); ' +
+          '`end` (the final Session, once the session has ended and every byte was sent; then the response closes). ' +
+          'A `: keep-alive` comment at least every 15 s. Resume with the `Last-Event-ID` header or `?last_event_id=`: no gap, no duplicate.',
+        params: SessionIdParamsSchema,
+        querystring: LogStreamQuerySchema,
+        headers: Type.Object({
+          'last-event-id': Type.Optional(Type.String({ description: 'sent by EventSource on reconnect; wins over from' })),
+        }),
+        produces: ['text/event-stream'],
+        response: {
+          200: { description: 'an event stream', content: { 'text/event-stream': { schema: Type.String() } } },
+          ...problems('session_not_found', 'validation_failed'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const session = await manager.get(request.params.id);
+      const resume = parseEventId(request.query.last_event_id) ?? parseEventId(request.headers['last-event-id']);
+      const res = openLiveResponse(reply, SSE_HEADERS);
+      await streams.sse(
+        session,
+        {
+          streams: request.query.streams.split(',') as LogStreamName[],
+          from: request.query.from,
+          tailBytes: request.query.tail_bytes,
+          resume,
+        },
+        res,
+      );
+    },
+  );
+
   app.get(
     '/v1/sessions/:id/logs',
     {
@@ -35,9 +101,12 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
     {
       schema: {
         tags,
-        summary: 'One stream’s raw bytes',
-        description: 'Byte-exact. `Range: bytes=a-b` (or `a-`, or `-n`) answers 206 with that part.',
+        summary: 'One stream’s raw bytes, whole, a range, or followed live',
+        description:
+          'Byte-exact. `Range: bytes=a-b` (or `a-`, or `-n`) answers 206 with that part. ' +
+          '`?follow=true` sends the whole log, then new bytes as they are written, and ends when the session has ended (`curl -N` is `tail -f`).',
         params: RawLogParamsSchema,
+        querystring: RawLogQuerySchema,
         headers: Type.Object({
           range: Type.Optional(Type.String({ description: 'bytes=a-b, bytes=a- or bytes=-n' })),
         }),
@@ -49,6 +118,12 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
+      if (request.query.follow) {
+        const session = await manager.get(request.params.id);
+        const res = openLiveResponse(reply, { ...LIVE_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
+        await streams.rawFollow(session, request.params.stream, res);
+        return;
+      }
       const range = parseRange(request.headers.range);
       if (range === 'invalid') throw new SessionError('range_not_satisfiable', 'the Range header is not a valid bytes range');
       const log = await manager.rawLog(request.params.id, request.params.stream, range ?? undefined);

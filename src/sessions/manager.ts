@@ -1,5 +1,6 @@
 // SessionManager: the session lifecycle (start, reconcile, list, stop, wait, delete, logs, report).
 // It knows sessions, not HTTP: it takes a store and a process adapter and throws SessionError.
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -73,6 +74,8 @@ export class SessionManager {
   private readonly log: ManagerLog;
   private readonly clock: () => Date;
   private readonly locks = new KeyedLock();
+  /** `status` fires with the session whenever a status change is written (streams listen). */
+  readonly events = new EventEmitter<{ status: [Session] }>();
   /** Starts whose launch is under way in this process: their `starting` records are not stale. */
   private readonly launching = new Map<string, Promise<unknown>>();
 
@@ -213,6 +216,7 @@ export class SessionManager {
         throw this.storeFailure(err);
       });
       this.log.info({ id: record.id, status: next.status, pid: next.pid }, 'session started');
+      this.events.emit('status', toSession(next));
       return next;
     });
   }
@@ -249,6 +253,7 @@ export class SessionManager {
         throw this.storeFailure(err);
       });
       this.log.info({ id, status: next.status, exit_code: next.exit_code, exit_signal: next.exit_signal }, 'session ended');
+      this.events.emit('status', toSession(next));
       return next;
     });
   }

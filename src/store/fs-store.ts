@@ -1,6 +1,6 @@
 // The file store: one folder per session under <dataDir>/sessions, atomic writes, an in-memory index.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -253,6 +253,25 @@ export class FsStore implements SessionStore {
     if (file === undefined || !(end > from) || !existsSync(file)) return emptyStream();
     // Node's `end` is inclusive, ours is exclusive.
     return createReadStream(file, { start: from, end: end - 1 });
+  }
+
+  watchLog(id: string, stream: LogStreamName, onChange: () => void): () => void {
+    const file = this.logFile(id, stream);
+    if (file === undefined) return () => undefined;
+    let watcher: FSWatcher;
+    try {
+      // inotify on the file itself: appends and truncations both fire 'change'.
+      watcher = watch(file, { persistent: false }, () => onChange());
+    } catch (err) {
+      // A log that is missing or cannot be watched is still followed by the caller's poll.
+      this.log.warn({ id, stream, err }, 'cannot watch a log; falling back to polling');
+      return () => undefined;
+    }
+    watcher.on('error', () => {
+      // The file went away (the session was deleted): nothing more will change.
+      watcher.close();
+    });
+    return () => watcher.close();
   }
 
   async probe(): Promise<void> {

@@ -49,6 +49,13 @@ export interface SessionStore {
   /** A byte stream of [start, end) of a log (end exclusive), for large reads. */
   openLogStream(id: string, stream: LogStreamName, start: number, end: number): Readable;
 
+  /**
+   * Calls `onChange` (soon, possibly more than once, possibly spuriously) when a log may have
+   * grown or shrunk. Returns the function that stops watching. Best effort: a missed
+   * notification is caught by the caller's own slower poll.
+   */
+  watchLog(id: string, stream: LogStreamName, onChange: () => void): () => void;
+
   /** Proves the store can be read and written (for /readyz); throws when it cannot. */
   probe(): Promise<void>;
 }

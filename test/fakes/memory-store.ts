@@ -20,6 +20,7 @@ export class MemoryStore implements SessionStore {
   /** Set to make `probe()` reject, as a full or read-only disk would (readiness tests). */
   failProbe = false;
   private readonly sessions = new Map<string, MemorySession>();
+  private readonly watchers = new Map<string, Set<() => void>>();
 
   async init(): Promise<void> {}
 
@@ -87,6 +88,28 @@ export class MemoryStore implements SessionStore {
     return Readable.from(bytes.length === 0 ? [] : [bytes], { objectMode: false });
   }
 
+  watchLog(id: string, stream: LogStreamName, onChange: () => void): () => void {
+    const key = `${id}/${stream}`;
+    const listeners = this.watchers.get(key) ?? new Set<() => void>();
+    listeners.add(onChange);
+    this.watchers.set(key, listeners);
+    return () => {
+      listeners.delete(onChange);
+      if (listeners.size === 0) this.watchers.delete(key);
+    };
+  }
+
+  /** How many log watchers are open (tests check that clients release theirs). */
+  watcherCount(): number {
+    let n = 0;
+    for (const listeners of this.watchers.values()) n += listeners.size;
+    return n;
+  }
+
+  private notify(id: string, stream: LogStreamName): void {
+    for (const listener of this.watchers.get(`${id}/${stream}`) ?? []) listener();
+  }
+
   async probe(): Promise<void> {
     if (this.failProbe) throw new StoreError('io', 'probe failed: failProbe is set on the memory store');
   }
@@ -96,6 +119,7 @@ export class MemoryStore implements SessionStore {
     const log = this.requireLog(id, stream);
     log.data = Buffer.concat([log.data, typeof data === 'string' ? Buffer.from(data, 'utf8') : data]);
     log.mtime = new Date();
+    this.notify(id, stream);
   }
 
   /** Test helper: cuts (or, like ftruncate, zero-extends) a log to `size` bytes. */
@@ -106,6 +130,7 @@ export class MemoryStore implements SessionStore {
         ? Buffer.from(log.data.subarray(0, size))
         : Buffer.concat([log.data, Buffer.alloc(size - log.data.length)]);
     log.mtime = new Date();
+    this.notify(id, stream);
   }
 
   private session(id: string): MemorySession | undefined {

@@ -1,0 +1,88 @@
+// Splits a byte stream into lines: `\n`, `\r\n` and a lone `\r` each end a line. Works on bytes,
+// so a UTF-8 character split across two reads is joined before it is decoded.
+import { completeLength } from '../sessions/utf8.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+export class LineSplitter {
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+  /** The last byte seen was a `\r`: a `\n` right after it belongs to the same line end. */
+  private afterCR = false;
+
+  /** Bytes read but not yet given out as part of a line (the partial last line). */
+  get pendingBytes(): number {
+    return this.pendingLength;
+  }
+
+  /** Tells the splitter that the byte before the first one it will see was `\r` (resuming mid-stream). */
+  resumeAfterCR(): void {
+    this.afterCR = true;
+  }
+
+  /** Feeds bytes; returns the lines they complete, decoded, without their terminators. */
+  push(chunk: Buffer): string[] {
+    const lines: string[] = [];
+    let start = 0;
+    if (this.afterCR && chunk.length > 0) {
+      this.afterCR = false;
+      if (chunk[0] === LF) start = 1;
+    }
+    let i = start;
+    while (i < chunk.length) {
+      const lf = chunk.indexOf(LF, i);
+      const cr = chunk.indexOf(CR, i);
+      const end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+      if (end === -1) break;
+      lines.push(this.take(chunk.subarray(start, end)));
+      if (chunk[end] === CR) {
+        if (end + 1 < chunk.length) {
+          i = chunk[end + 1] === LF ? end + 2 : end + 1;
+        } else {
+          this.afterCR = true;
+          i = end + 1;
+        }
+      } else {
+        i = end + 1;
+      }
+      start = i;
+    }
+    if (start < chunk.length) {
+      // Copied: a subarray would keep the whole read buffer alive while the line waits.
+      this.pending.push(Buffer.from(chunk.subarray(start)));
+      this.pendingLength += chunk.length - start;
+    }
+    return lines;
+  }
+
+  /**
+   * The partial line so far, up to its last complete UTF-8 character, or null when there is
+   * none. What is given out counts as sent; an unfinished character stays for later.
+   */
+  flushPartial(): string | null {
+    if (this.pendingLength === 0) return null;
+    const bytes = Buffer.concat(this.pending, this.pendingLength);
+    const cut = completeLength(bytes);
+    if (cut === 0) return null;
+    const rest = bytes.subarray(cut);
+    this.pending = rest.length > 0 ? [Buffer.from(rest)] : [];
+    this.pendingLength = rest.length;
+    return bytes.subarray(0, cut).toString('utf8');
+  }
+
+  /** Forgets everything (after a truncation, what was pending is gone from the file). */
+  reset(): void {
+    this.pending = [];
+    this.pendingLength = 0;
+    this.afterCR = false;
+  }
+
+  private take(tail: Buffer): string {
+    if (this.pendingLength === 0) return tail.toString('utf8');
+    const line = Buffer.concat([...this.pending, tail]).toString('utf8');
+    this.pending = [];
+    this.pendingLength = 0;
+    return line;
+  }
+}

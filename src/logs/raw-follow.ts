@@ -1,0 +1,63 @@
+// One `?follow=true` client: the log's raw bytes from a position, then new bytes as they are
+// written, ending when the session has ended and everything was sent (curl -N is tail -f).
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import type { LogStreamName, SessionStore } from '../store/store.js';
+import { LogFollower } from './follower.js';
+import type { LogHub } from './hub.js';
+import { isTerminalStatus, type SessionWatch } from './session-watch.js';
+import type { Session } from '../../schemas/session.js';
+import { Wakeup } from './wakeup.js';
+
+const READ_CHUNK = 64 * 1024;
+
+export interface RawFollowOptions {
+  store: SessionStore;
+  hub: LogHub;
+  watch: SessionWatch;
+  session: Session;
+  stream: LogStreamName;
+  start: number;
+  res: ServerResponse;
+}
+
+export async function runRawFollow(options: RawFollowOptions): Promise<void> {
+  const { res, session } = options;
+  const follower = new LogFollower(options.store, session.id, options.stream, options.start);
+  const wakeup = new Wakeup();
+  let ended = isTerminalStatus(session);
+  let gone = false;
+  const unsubscribe = [
+    options.hub.subscribe(session.id, options.stream, () => wakeup.wake()),
+    options.watch.subscribe(session.id, (next) => {
+      if (next === null) gone = true;
+      else if (isTerminalStatus(next)) ended = true;
+      wakeup.wake();
+    }),
+  ];
+  const release = () => {
+    for (const off of unsubscribe.splice(0)) off();
+    wakeup.wake();
+  };
+  res.once('close', release);
+  const open = () => !res.destroyed && !res.writableEnded;
+
+  try {
+    while (open() && !gone) {
+      const endedBeforePass = ended;
+      const read = await follower.read(READ_CHUNK);
+      if (read.kind === 'data') {
+        // Wait for the socket to take it before reading more: a slow client costs one chunk.
+        if (!res.write(read.chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        continue;
+      }
+      // A truncated log simply goes on from its new end: raw bytes have no way to say so.
+      if (read.kind === 'truncated') continue;
+      if (endedBeforePass) return;
+      await wakeup.sleep(Number.POSITIVE_INFINITY);
+    }
+  } finally {
+    release();
+    if (!res.writableEnded) res.end();
+  }
+}

@@ -1,0 +1,138 @@
+// One SSE client: replays from the asked position, then follows both logs live, with status
+// events, partial lines after a short pause, truncation notices, and `end` once the session has
+// ended and every byte has been sent.
+import type { ServerResponse } from 'node:http';
+import type { Session } from '../../schemas/session.js';
+import type { LogStreamName, SessionStore } from '../store/store.js';
+import { LogFollower } from './follower.js';
+import type { LogHub } from './hub.js';
+import { LineSplitter } from './lines.js';
+import { isTerminalStatus, type SessionWatch } from './session-watch.js';
+import { RETRY_MS, SseWriter, formatEvent } from './sse.js';
+import { Wakeup } from './wakeup.js';
+
+/** Bytes read per step: bounds what one client costs in memory. */
+const READ_CHUNK = 64 * 1024;
+/** A partial line longer than this is sent at once rather than held. */
+const MAX_PENDING = 64 * 1024;
+
+export interface SseStreamOptions {
+  store: SessionStore;
+  hub: LogHub;
+  watch: SessionWatch;
+  session: Session;
+  streams: LogStreamName[];
+  /** Where each stream starts (bytes); streams not followed keep theirs for the event ids. */
+  start: Record<LogStreamName, number>;
+  /** from=tail without a resume position: begin each stream at a line start. */
+  alignTail: { stdout: number; stderr: number } | null;
+  res: ServerResponse;
+  keepAliveMs: number;
+  partialFlushMs: number;
+}
+
+interface Lane {
+  stream: LogStreamName;
+  follower: LogFollower;
+  lines: LineSplitter;
+}
+
+export async function runSseStream(options: SseStreamOptions): Promise<void> {
+  const { res, session } = options;
+  const writer = new SseWriter(res, options.keepAliveMs);
+  const wakeup = new Wakeup();
+  const sent: Record<LogStreamName, number> = { ...options.start };
+  let latest = session;
+  let statusDue: Session | null = null;
+  let gone = false;
+  let pendingSince: number | null = null;
+
+  const lanes: Lane[] = await Promise.all(
+    options.streams.map(async (stream) => {
+      const follower = new LogFollower(options.store, session.id, stream, options.start[stream]);
+      if (options.alignTail) await follower.alignToLineStart(options.alignTail[stream]);
+      sent[stream] = follower.offset;
+      const lines = new LineSplitter();
+      if ((await follower.previousByte()) === 0x0d) lines.resumeAfterCR();
+      return { stream, follower, lines };
+    }),
+  );
+
+  const unsubscribe = [
+    ...lanes.map((lane) => options.hub.subscribe(session.id, lane.stream, () => wakeup.wake())),
+    options.watch.subscribe(session.id, (next) => {
+      if (next === null) gone = true;
+      else if (next.status !== latest.status) {
+        latest = next;
+        statusDue = next;
+      }
+      wakeup.wake();
+    }),
+  ];
+  const release = () => {
+    for (const off of unsubscribe.splice(0)) off();
+    wakeup.wake();
+  };
+  res.once('close', release);
+
+  const id = () => `${sent.stdout}-${sent.stderr}`;
+  const emitLines = async (lane: Lane, lines: string[]) => {
+    sent[lane.stream] = lane.follower.offset - lane.lines.pendingBytes;
+    await writer.write(formatEvent(lane.stream, lines, id()));
+  };
+  const flushPartials = async () => {
+    for (const lane of lanes) {
+      const partial = lane.lines.flushPartial();
+      if (partial !== null) await emitLines(lane, [partial]);
+    }
+  };
+
+  try {
+    await writer.write(`retry: ${RETRY_MS}\n\n`);
+    await writer.write(formatEvent('status', [JSON.stringify(session)]));
+    while (!writer.isClosed && !gone) {
+      // Seen before reading: if the session had ended by now, a pass that finds nothing new
+      // proves every byte has been sent.
+      const endedBeforePass = isTerminalStatus(latest);
+      let progressed = false;
+      for (const lane of lanes) {
+        const read = await lane.follower.read(READ_CHUNK);
+        if (read.kind === 'truncated') {
+          lane.lines.reset();
+          sent[lane.stream] = read.size;
+          await writer.write(formatEvent('truncated', [JSON.stringify({ stream: lane.stream, size: read.size })], id()));
+          progressed = true;
+        } else if (read.kind === 'data') {
+          const lines = lane.lines.push(read.chunk);
+          if (lines.length > 0) await emitLines(lane, lines);
+          if (lane.lines.pendingBytes > MAX_PENDING) await flushPartials();
+          progressed = true;
+        }
+      }
+      if (statusDue) {
+        const due: Session = statusDue;
+        statusDue = null;
+        await writer.write(formatEvent('status', [JSON.stringify(due)]));
+      }
+      // A partial line waits at most partialFlushMs from when it began, however chatty the rest.
+      const pending = lanes.some((lane) => lane.lines.pendingBytes > 0);
+      if (!pending) pendingSince = null;
+      else pendingSince ??= Date.now();
+      if (pendingSince !== null && Date.now() - pendingSince >= options.partialFlushMs) {
+        await flushPartials();
+        pendingSince = null;
+        continue;
+      }
+      if (progressed) continue;
+      if (endedBeforePass) {
+        await flushPartials();
+        await writer.write(formatEvent('end', [JSON.stringify(latest)]));
+        return;
+      }
+      await wakeup.sleep(pendingSince === null ? Number.POSITIVE_INFINITY : pendingSince + options.partialFlushMs - Date.now());
+    }
+  } finally {
+    release();
+    writer.end();
+  }
+}

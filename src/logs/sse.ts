@@ -1,0 +1,62 @@
+// Server-Sent Events framing and the writer that keeps a stream healthy: it waits for the socket
+// to drain before more is read (bounded memory per client) and sends a keep-alive comment when
+// nothing else was sent for a while, so proxies and browsers keep the connection.
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no',
+  connection: 'keep-alive',
+} as const;
+
+export const RETRY_MS = 2000;
+
+/** One event: `data` lines each become a `data:` field (a client joins them with `\n`). */
+export function formatEvent(event: string, data: string[], id?: string): string {
+  let out = id === undefined ? '' : `id: ${id}\n`;
+  out += `event: ${event}\n`;
+  for (const line of data) out += `data: ${line}\n`;
+  return `${out}\n`;
+}
+
+export class SseWriter {
+  private readonly keepAlive: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    keepAliveMs: number,
+  ) {
+    this.keepAlive = setInterval(() => {
+      if (!this.closed && !res.writableNeedDrain) res.write(': keep-alive\n\n');
+    }, keepAliveMs);
+    this.keepAlive.unref();
+    res.once('close', () => this.stop());
+  }
+
+  get isClosed(): boolean {
+    return this.closed || this.res.destroyed || this.res.writableEnded;
+  }
+
+  /** Writes, then waits until the socket has taken it, so the reader never runs ahead of the client. */
+  async write(text: string): Promise<void> {
+    if (this.isClosed) return;
+    // Anything sent counts as a sign of life: the next keep-alive is due a full interval later.
+    this.keepAlive.refresh();
+    if (!this.res.write(text)) {
+      await Promise.race([once(this.res, 'drain'), once(this.res, 'close')]);
+    }
+  }
+
+  end(): void {
+    this.stop();
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  private stop(): void {
+    this.closed = true;
+    clearInterval(this.keepAlive);
+  }
+}
