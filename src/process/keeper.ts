@@ -2,7 +2,8 @@
 // Why it exists: only a process's parent can learn how it ended (its exit code or signal), and
 // sessiond may be stopped, restarted or upgraded while sessions keep running. So sessiond starts
 // this keeper (detached), the keeper starts the command in the command's own process group, and
-// when the command ends the keeper writes <stateDir>/exit.json and exits. sessiond only reads files.
+// when the command ends the keeper kills what is left of its group, writes <stateDir>/exit.json
+// and exits. sessiond only reads files.
 //
 // Run as: node keeper.js '<json KeeperSpec>'  with the session's environment as its own.
 // Reports once on fd 3 (a pipe from the adapter): {"ok":true,pid,start_ticks,keeper_pid} or
@@ -168,6 +169,18 @@ function main(): void {
 
   child.on('exit', (code, signal) => {
     ended = true;
+    // The session is its whole process group. What the command leaves behind (a background job,
+    // a child that ignored the SIGTERM its parent obeyed) would run on unseen once the session has
+    // ended, out of reach of stop; so it goes with the command, as in a container or a systemd
+    // service. The group id cannot be reused while members remain, so only leftovers are hit.
+    if (pid !== undefined) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // ESRCH: nothing was left in the group (the usual case). Anything else (EPERM from a
+        // member that changed its user) must not keep the keeper from recording the exit status.
+      }
+    }
     const record: ExitRecord = { exit_code: code, exit_signal: signal, ended_at: new Date().toISOString() };
     try {
       writeAtomic(spec.stateDir, EXIT_FILE, record);
