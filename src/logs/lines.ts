@@ -30,9 +30,13 @@ export class LineSplitter {
       if (chunk[0] === LF) start = 1;
     }
     let i = start;
+    // The next LF and CR at or after i, each searched again only once i has passed it: searching
+    // from every line start would rescan the chunk for a `\r` that is not there (quadratic).
+    let lf = -2;
+    let cr = -2;
     while (i < chunk.length) {
-      const lf = chunk.indexOf(LF, i);
-      const cr = chunk.indexOf(CR, i);
+      if (lf !== -1 && lf < i) lf = chunk.indexOf(LF, i);
+      if (cr !== -1 && cr < i) cr = chunk.indexOf(CR, i);
       const end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
       if (end === -1) break;
       lines.push(this.take(chunk.subarray(start, end)));
@@ -58,12 +62,13 @@ export class LineSplitter {
 
   /**
    * The partial line so far, up to its last complete UTF-8 character, or null when there is
-   * none. What is given out counts as sent; an unfinished character stays for later.
+   * none. What is given out counts as sent; an unfinished character stays for later, unless
+   * `final` (no more bytes will ever come): then it is given out too, decoded as U+FFFD.
    */
-  flushPartial(): string | null {
+  flushPartial(final = false): string | null {
     if (this.pendingLength === 0) return null;
     const bytes = Buffer.concat(this.pending, this.pendingLength);
-    const cut = completeLength(bytes);
+    const cut = final ? bytes.length : completeLength(bytes);
     if (cut === 0) return null;
     const rest = bytes.subarray(cut);
     this.pending = rest.length > 0 ? [Buffer.from(rest)] : [];

@@ -1,12 +1,12 @@
 // One `?follow=true` client: the log's raw bytes from a position, then new bytes as they are
 // written, ending when the session has ended and everything was sent (curl -N is tail -f).
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { LogStreamName, SessionStore } from '../store/store.js';
 import { LogFollower } from './follower.js';
 import type { LogHub } from './hub.js';
 import { isTerminalStatus, type SessionWatch } from './session-watch.js';
 import type { Session } from '../../schemas/session.js';
+import { drained } from './sse.js';
 import { Wakeup } from './wakeup.js';
 
 const READ_CHUNK = 64 * 1024;
@@ -47,8 +47,10 @@ export async function runRawFollow(options: RawFollowOptions): Promise<void> {
       const endedBeforePass = ended;
       const read = await follower.read(READ_CHUNK);
       if (read.kind === 'data') {
+        // The client may have gone while we read: then there is nothing to wait for.
+        if (!open()) break;
         // Wait for the socket to take it before reading more: a slow client costs one chunk.
-        if (!res.write(read.chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        if (!res.write(read.chunk)) await drained(res);
         continue;
       }
       // A truncated log simply goes on from its new end: raw bytes have no way to say so.

@@ -55,7 +55,14 @@ export class SessionWatch {
     try {
       while (!this.closed && this.listeners.has(id)) {
         const session = await this.source.wait(id, WAIT_SLICE_MS);
-        if (isTerminalStatus(session)) return;
+        if (isTerminalStatus(session)) {
+          // Someone else may have recorded the end (and emitted it) after a watcher read the
+          // session but before it subscribed; wait() then returns the ended session without a new
+          // event. Tell the watchers now, or their streams would never end. They ignore a status
+          // they already have.
+          for (const listener of [...(this.listeners.get(id) ?? [])]) listener(session);
+          return;
+        }
       }
     } catch {
       // The session is gone (deleted) or unreadable: tell its watchers; they end their streams.

@@ -35,6 +35,8 @@ interface Lane {
   stream: LogStreamName;
   follower: LogFollower;
   lines: LineSplitter;
+  /** When the bytes of the current partial line were first read, or null when there are none. */
+  partialSince: number | null;
 }
 
 export async function runSseStream(options: SseStreamOptions): Promise<void> {
@@ -45,7 +47,6 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
   let latest = session;
   let statusDue: Session | null = null;
   let gone = false;
-  let pendingSince: number | null = null;
 
   const lanes: Lane[] = await Promise.all(
     options.streams.map(async (stream) => {
@@ -54,7 +55,7 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
       sent[stream] = follower.offset;
       const lines = new LineSplitter();
       if ((await follower.previousByte()) === 0x0d) lines.resumeAfterCR();
-      return { stream, follower, lines };
+      return { stream, follower, lines, partialSince: null };
     }),
   );
 
@@ -80,10 +81,12 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
     sent[lane.stream] = lane.follower.offset - lane.lines.pendingBytes;
     await writer.write(formatEvent(lane.stream, lines, id()));
   };
-  const flushPartials = async () => {
-    for (const lane of lanes) {
+  const flushPartials = async (which: Lane[] = lanes) => {
+    for (const lane of which) {
       const partial = lane.lines.flushPartial();
       if (partial !== null) await emitLines(lane, [partial]);
+      // An unfinished UTF-8 character may stay behind; it waits for its next bytes.
+      lane.partialSince = lane.lines.pendingBytes > 0 ? Date.now() : null;
     }
   };
 
@@ -99,12 +102,16 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
         const read = await lane.follower.read(READ_CHUNK);
         if (read.kind === 'truncated') {
           lane.lines.reset();
+          lane.partialSince = null;
           sent[lane.stream] = read.size;
           await writer.write(formatEvent('truncated', [JSON.stringify({ stream: lane.stream, size: read.size })], id()));
           progressed = true;
         } else if (read.kind === 'data') {
           const lines = lane.lines.push(read.chunk);
           if (lines.length > 0) await emitLines(lane, lines);
+          // The partial line's clock starts when its first bytes arrive.
+          if (lane.lines.pendingBytes === 0) lane.partialSince = null;
+          else if (lines.length > 0 || lane.partialSince === null) lane.partialSince = Date.now();
           if (lane.lines.pendingBytes > MAX_PENDING) await flushPartials();
           progressed = true;
         }
@@ -114,22 +121,28 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
         statusDue = null;
         await writer.write(formatEvent('status', [JSON.stringify(due)]));
       }
-      // A partial line waits at most partialFlushMs from when it began, however chatty the rest.
-      const pending = lanes.some((lane) => lane.lines.pendingBytes > 0);
-      if (!pending) pendingSince = null;
-      else pendingSince ??= Date.now();
-      if (pendingSince !== null && Date.now() - pendingSince >= options.partialFlushMs) {
-        await flushPartials();
-        pendingSince = null;
-        continue;
-      }
+      // More is on disk: keep reading. A read ending mid-line is not a partial line yet.
       if (progressed) continue;
       if (endedBeforePass) {
-        await flushPartials();
+        // Nothing more will be written: even an unfinished last character goes out (as U+FFFD),
+        // so every byte has been sent and the last id is the size of the log.
+        for (const lane of lanes) {
+          const rest = lane.lines.flushPartial(true);
+          if (rest !== null) await emitLines(lane, [rest]);
+        }
         await writer.write(formatEvent('end', [JSON.stringify(latest)]));
         return;
       }
-      await wakeup.sleep(pendingSince === null ? Number.POSITIVE_INFINITY : pendingSince + options.partialFlushMs - Date.now());
+      // Caught up. A trailing partial line goes out once it has waited partialFlushMs since its
+      // first bytes were read, unless its newline comes first.
+      const now = Date.now();
+      const due = lanes.filter((lane) => lane.partialSince !== null && now - lane.partialSince >= options.partialFlushMs);
+      if (due.length > 0) {
+        await flushPartials(due);
+        continue;
+      }
+      const next = Math.min(...lanes.map((lane) => (lane.partialSince === null ? Number.POSITIVE_INFINITY : lane.partialSince + options.partialFlushMs)));
+      await wakeup.sleep(Number.isFinite(next) ? Math.max(0, next - now) : Number.POSITIVE_INFINITY);
     }
   } finally {
     release();

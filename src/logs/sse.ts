@@ -1,7 +1,6 @@
 // Server-Sent Events framing and the writer that keeps a stream healthy: it waits for the socket
 // to drain before more is read (bounded memory per client) and sends a keep-alive comment when
 // nothing else was sent for a while, so proxies and browsers keep the connection.
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 
 export const SSE_HEADERS = {
@@ -19,6 +18,26 @@ export function formatEvent(event: string, data: string[], id?: string): string 
   out += `event: ${event}\n`;
   for (const line of data) out += `data: ${line}\n`;
   return `${out}\n`;
+}
+
+/**
+ * Resolves once the response can take more (`drain`) or will take nothing more (closed, or
+ * ended). Unlike racing `once(res, 'drain')` with `once(res, 'close')`, it leaves no listener
+ * behind, and it does not wait for a `close` that has already happened.
+ */
+export function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed || res.writableEnded || !res.writableNeedDrain) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      res.off('finish', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+    res.on('finish', done);
+  });
 }
 
 export class SseWriter {
@@ -45,9 +64,7 @@ export class SseWriter {
     if (this.isClosed) return;
     // Anything sent counts as a sign of life: the next keep-alive is due a full interval later.
     this.keepAlive.refresh();
-    if (!this.res.write(text)) {
-      await Promise.race([once(this.res, 'drain'), once(this.res, 'close')]);
-    }
+    if (!this.res.write(text)) await drained(this.res);
   }
 
   end(): void {

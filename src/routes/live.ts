@@ -7,5 +7,7 @@ import type { FastifyReply } from 'fastify';
 export function openLiveResponse(reply: FastifyReply, headers: Record<string, string>): ServerResponse {
   reply.hijack();
   reply.raw.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...headers });
+  // Send the headers now: a client must know it is connected before the first byte of output.
+  reply.raw.flushHeaders();
   return reply.raw;
 }

@@ -1,0 +1,355 @@
+// sessiond bench (`npm run bench`): figures side by side with a reference, in one run.
+//  (a) live latency: a line written by a session -> a client has it, for SSE and raw follow,
+//      each next to `tail -F` on the same file at the same time;
+//  (b) replay throughput of a ~100 MB log through SSE and raw GET, next to fs.createReadStream
+//      and a plain node:http file server.
+// Figures, not assertions: it exits 0 unless something breaks. Cleans up its folders and processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  PatternCounter,
+  SseParser,
+  median,
+  msSince,
+  now,
+  percentile,
+  startSessiond,
+  stopChild,
+  streamGet,
+  table,
+  type Sessiond,
+} from './lib.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SERVER_JS = path.resolve(here, '../src/server.js');
+const WRITER_JS = path.resolve(here, 'line-writer.js');
+const FILE_SERVER_JS = path.resolve(here, 'file-server.js');
+
+const LINES = 200;
+const INTERVAL_MS = 20;
+/** base64 of 75,000,000 random bytes: 100,000,000 characters in lines of 120, about 100.8 MB. */
+const REPLAY_SCRIPT = 'head -c 75000000 /dev/urandom | base64 -w 120';
+const RUNS = 3;
+const MB = 1e6;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Everything to undo at the end, whatever happened. */
+const cleanup: Array<() => Promise<void>> = [];
+const children = new Set<ChildProcess>();
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/** Latencies (ms) per line sequence number, as one reader saw them. */
+class Arrivals {
+  readonly latency = new Map<number, number>();
+  duplicates = 0;
+  private partial = '';
+
+  /** Text lines `L <seq> <ns> ...` that arrived at `at`. */
+  lines(lines: string[], at: bigint): void {
+    for (const line of lines) {
+      const match = /^L (\d+) (\d+) /.exec(line);
+      if (!match) continue;
+      const seq = Number(match[1]);
+      if (this.latency.has(seq)) this.duplicates++;
+      else this.latency.set(seq, Number(at - BigInt(match[2] as string)) / 1e6);
+    }
+  }
+
+  /** Raw bytes (tail -F, raw follow): split into lines, keeping a partial one for later. */
+  bytes(chunk: Buffer, at: bigint): void {
+    const text = this.partial + chunk.toString('utf8');
+    const lines = text.split('\n');
+    this.partial = lines.pop() ?? '';
+    this.lines(lines, at);
+  }
+
+  get count(): number {
+    return this.latency.size;
+  }
+
+  stats() {
+    const sorted = [...this.latency.values()].sort((a, b) => a - b);
+    return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN };
+  }
+}
+
+interface LatencyResult {
+  client: Arrivals;
+  tail: Arrivals;
+}
+
+/**
+ * One session writing LINES lines every INTERVAL_MS; `client` (SSE or raw follow) and `tail -F`
+ * read them at the same time. Both are attached before the first line is written.
+ */
+async function latencyPass(sd: Sessiond, root: string, client: 'sse' | 'follow'): Promise<LatencyResult> {
+  const cwd = path.join(root, `latency-${client}`);
+  await fs.mkdir(cwd, { recursive: true });
+  const session = await sd.json('POST', '/v1/sessions', {
+    name: `latency-${client}`,
+    working_directory: cwd,
+    command: process.execPath,
+    args: [WRITER_JS, String(LINES), String(INTERVAL_MS)],
+  });
+  const auth = { authorization: `Bearer ${sd.token}` };
+  const clientArrivals = new Arrivals();
+  const tailArrivals = new Arrivals();
+
+  let ready: Promise<unknown>;
+  let clientDone: Promise<void>;
+  let abortClient: () => void;
+  if (client === 'sse') {
+    const parser = new SseParser();
+    let sawEnd = false;
+    let onStatus!: () => void;
+    ready = new Promise<void>((resolve) => (onStatus = resolve));
+    const get = streamGet(`${sd.url}/v1/sessions/${session.id}/logs/stream?from=start&streams=stdout`, auth, (chunk, at) => {
+      for (const event of parser.push(chunk)) {
+        if (event.event === 'stdout') clientArrivals.lines(event.data.split('\n'), at);
+        else if (event.event === 'status') onStatus();
+        else if (event.event === 'end') sawEnd = true;
+      }
+    });
+    clientDone = get.done.then(() => {
+      if (!sawEnd) throw new Error('the SSE stream closed without an end event');
+    });
+    abortClient = get.abort;
+  } else {
+    // Headers go out with the first bytes, so there is nothing to wait for but the request itself.
+    const get = streamGet(`${sd.url}/v1/sessions/${session.id}/logs/stdout?follow=true`, auth, (chunk, at) =>
+      clientArrivals.bytes(chunk, at),
+    );
+    ready = sleep(100);
+    clientDone = get.done;
+    abortClient = get.abort;
+  }
+
+  const tail = spawn('tail', ['-F', '-n', '0', session.log_path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(tail);
+  tail.stdout.on('data', (chunk: Buffer) => tailArrivals.bytes(chunk, now()));
+  try {
+    await withTimeout(ready, 10_000, `${client} connect`);
+    // tail -F has no "ready" signal: give it a moment to open the file and set up inotify.
+    await sleep(500);
+    await fs.writeFile(path.join(cwd, 'go'), '');
+    const ended = await sd.json('POST', `/v1/sessions/${session.id}/wait`, { timeout_ms: 60_000 });
+    if (ended.status !== 'exited') throw new Error(`the writer session ended as ${ended.status}`);
+    await withTimeout(clientDone, 10_000, `${client} end`);
+    const deadline = Date.now() + 2000;
+    while (tailArrivals.count < LINES && Date.now() < deadline) await sleep(20);
+  } finally {
+    abortClient();
+    await stopChild(tail);
+    children.delete(tail);
+  }
+  return { client: clientArrivals, tail: tailArrivals };
+}
+
+interface Replay {
+  name: string;
+  reference: boolean;
+  seconds: number[];
+  bytes: number;
+  note: string;
+}
+
+async function timeRuns(run: () => Promise<{ bytes: number; note?: string }>): Promise<{ seconds: number[]; bytes: number; note: string }> {
+  const seconds: number[] = [];
+  let bytes = 0;
+  let note = '';
+  for (let i = 0; i < RUNS; i++) {
+    const start = now();
+    const result = await run();
+    seconds.push(msSince(start) / 1000);
+    bytes = result.bytes;
+    note = result.note ?? '';
+  }
+  return { seconds, bytes, note };
+}
+
+async function httpCount(url: string, headers: Record<string, string>, onChunk?: (chunk: Buffer) => void): Promise<number> {
+  let bytes = 0;
+  const get = streamGet(url, headers, (chunk) => {
+    bytes += chunk.length;
+    onChunk?.(chunk);
+  });
+  await withTimeout(get.done, 120_000, url);
+  return bytes;
+}
+
+async function replayPass(sd: Sessiond, root: string): Promise<{ size: number; lines: number; rows: Replay[] }> {
+  const cwd = path.join(root, 'replay');
+  await fs.mkdir(cwd, { recursive: true });
+  const session = await sd.json('POST', '/v1/sessions', { name: 'replay', working_directory: cwd, command: 'bash', args: ['-c', REPLAY_SCRIPT] });
+  const ended = await sd.json('POST', `/v1/sessions/${session.id}/wait`, { timeout_ms: 120_000 });
+  if (ended.status !== 'exited') throw new Error(`the replay session ended as ${ended.status}`);
+  const file = session.log_path as string;
+  const size = (await fs.stat(file)).size;
+  // Counting lines also puts the file in the page cache: every reader below reads it from memory.
+  const newlines = new PatternCounter(Buffer.from('\n'));
+  await pipeline(createReadStream(file), new Writable({ write: (chunk: Buffer, _e, cb) => (newlines.push(chunk), cb()) }));
+  const lines = newlines.count;
+  const auth = { authorization: `Bearer ${sd.token}` };
+  const rows: Replay[] = [];
+
+  // Reference 1: the file read by Node itself, to nothing.
+  const fsRuns = await timeRuns(async () => {
+    let bytes = 0;
+    await pipeline(createReadStream(file), new Writable({ write: (chunk: Buffer, _e, cb) => ((bytes += chunk.length), cb()) }));
+    return { bytes };
+  });
+  rows.push({ name: 'fs.createReadStream -> nothing', reference: true, ...fsRuns });
+
+  // Reference 2: the plainest Node HTTP file server, in its own process, read by the same client.
+  const fileServer = spawn(process.execPath, [FILE_SERVER_JS, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(fileServer);
+  try {
+    const port = await withTimeout(
+      new Promise<number>((resolve, reject) => {
+        fileServer.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+        fileServer.once('exit', (code) => reject(new Error(`file-server exited with ${code}`)));
+      }),
+      10_000,
+      'file-server start',
+    );
+    const plain = await timeRuns(async () => ({ bytes: await httpCount(`http://127.0.0.1:${port}/`, {}) }));
+    rows.push({ name: 'node:http + createReadStream', reference: true, ...plain });
+  } finally {
+    await stopChild(fileServer);
+    children.delete(fileServer);
+  }
+
+  const raw = await timeRuns(async () => ({ bytes: await httpCount(`${sd.url}/v1/sessions/${session.id}/logs/stdout`, auth) }));
+  rows.push({ name: 'GET /logs/stdout (raw)', reference: false, ...raw });
+
+  const dataLinesPerRun: number[] = [];
+  const sse = await timeRuns(async () => {
+    const dataLines = new PatternCounter(Buffer.from('\ndata: '));
+    let last = Buffer.alloc(0);
+    const bytes = await httpCount(`${sd.url}/v1/sessions/${session.id}/logs/stream?from=start`, auth, (chunk) => {
+      dataLines.push(chunk);
+      last = Buffer.concat([last, chunk]).subarray(-16384);
+    });
+    if (!last.includes('\nevent: end\n')) throw new Error('the SSE replay closed without an end event');
+    // Two data lines are not log lines: the status event at the start and the end event.
+    dataLinesPerRun.push(dataLines.count - 2);
+    const counts = dataLinesPerRun.map((n) => (n === lines ? 'all' : `${n}`)).join(' / ');
+    return { bytes, note: `${(bytes / MB).toFixed(1)} MB on the wire; data lines per run: ${counts}` };
+  });
+  rows.push({ name: 'GET /logs/stream?from=start (SSE)', reference: false, ...sse });
+  return { size, lines, rows };
+}
+
+const f = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+async function main() {
+  const started = now();
+  const base = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'sessiond-bench-')));
+  cleanup.push(() => fs.rm(base, { recursive: true, force: true }));
+  const root = path.join(base, 'root');
+  const dataDir = path.join(base, 'data');
+  await fs.mkdir(root);
+  await fs.mkdir(dataDir);
+
+  const sd = await startSessiond({ serverJs: SERVER_JS, dataDir, root, allowed: ['bash', process.execPath] });
+  children.add(sd.child);
+  cleanup.unshift(async () => {
+    await sd.stop();
+    children.delete(sd.child);
+  });
+
+  const cpus = os.cpus();
+  console.log(`sessiond bench: node ${process.version}, ${os.platform()} ${os.arch()}, ${cpus.length} cores (${cpus[0]?.model ?? '?'})`);
+  console.log('server: node dist/src/server.js in its own process, log level warn; clients: node:http in this process\n');
+
+  // (a) live latency
+  const sse = await latencyPass(sd, root, 'sse');
+  const follow = await latencyPass(sd, root, 'follow');
+  console.log(`(a) live latency: line written by the session -> line received by the reader`);
+  console.log(`    ${LINES} lines of ~100 bytes, one every ${INTERVAL_MS} ms; ms on the system monotonic clock; tail -F reads the same file at the same time\n`);
+  const latencyRow = (name: string, a: Arrivals) => {
+    const s = a.stats();
+    return [name, f(s.p50), f(s.p90), f(s.p99), f(s.max), `${a.count}/${LINES}${a.duplicates ? ` (${a.duplicates} dup)` : ''}`];
+  };
+  const ratioRow = (name: string, a: Arrivals, b: Arrivals) => {
+    const x = a.stats();
+    const y = b.stats();
+    return [name, `x${f(x.p50 / y.p50, 1)}`, `x${f(x.p90 / y.p90, 1)}`, `x${f(x.p99 / y.p99, 1)}`, `x${f(x.max / y.max, 1)}`, ''];
+  };
+  console.log(
+    table(
+      ['reader', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'lines'],
+      [
+        latencyRow('SSE  /logs/stream', sse.client),
+        latencyRow('  tail -F (reference, same run)', sse.tail),
+        ratioRow('  SSE / tail -F', sse.client, sse.tail),
+        latencyRow('raw  /logs/stdout?follow=true', follow.client),
+        latencyRow('  tail -F (reference, same run)', follow.tail),
+        ratioRow('  follow / tail -F', follow.client, follow.tail),
+      ],
+    ),
+  );
+
+  // (b) replay throughput
+  const replay = await replayPass(sd, root);
+  const ref = replay.rows[0] as Replay;
+  const refRate = replay.size / MB / median(ref.seconds);
+  console.log(`\n(b) replay: a finished session's stdout log, ${f(replay.size / MB, 1)} MB (${replay.lines} lines of 121 bytes), from the page cache`);
+  console.log(`    median of ${RUNS} runs; MB/s = log bytes (1 MB = 10^6 bytes) / seconds until the response ended\n`);
+  console.log(
+    table(
+      ['reader', 'median s', 'runs s', 'log MB/s', 'vs fs', 'vs node:http', 'note'],
+      replay.rows.map((row) => {
+        const rate = replay.size / MB / median(row.seconds);
+        const httpRef = replay.rows[1] as Replay;
+        const httpRate = replay.size / MB / median(httpRef.seconds);
+        const bytesNote = row.name.includes('SSE') ? row.note : row.bytes === replay.size ? 'byte count matches' : `${row.bytes} bytes!`;
+        return [
+          `${row.name}${row.reference ? ' (reference)' : ''}`,
+          f(median(row.seconds), 3),
+          row.seconds.map((s) => f(s, 2)).join(' '),
+          f(rate, 0),
+          `x${f(rate / refRate, 3)}`,
+          row === ref ? '' : `x${f(rate / httpRate, 2)}`,
+          bytesNote,
+        ];
+      }),
+    ),
+  );
+  console.log(`\ntotal ${f(msSince(started) / 1000, 1)} s`);
+}
+
+async function runCleanup() {
+  for (const child of children) await stopChild(child).catch(() => undefined);
+  for (const step of cleanup.splice(0)) await step().catch((err: unknown) => console.error('cleanup:', err));
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void runCleanup().finally(() => process.exit(130));
+  });
+}
+
+main()
+  .then(runCleanup)
+  .catch(async (err: unknown) => {
+    console.error('bench failed:', err instanceof Error ? err.stack ?? err.message : err);
+    await runCleanup();
+    process.exitCode = 1;
+  });
