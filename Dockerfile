@@ -1,14 +1,13 @@
 # sessiond: build with dev dependencies, run with production dependencies only, as a non-root user.
-# The build uses the same commands as CI (npm ci, then the build step of npm test).
+# The build is CI's: `npm ci`, whose prepare step runs `npm run build` (tsc).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci
-COPY tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json ./
 COPY schemas ./schemas
 COPY src ./src
 COPY test ./test
-RUN npm run build
+COPY bench ./bench
+RUN npm ci
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
@@ -18,7 +17,8 @@ ENV NODE_ENV=production \
     SESSIOND_WORKSPACE_ROOTS=/workspace
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+# --ignore-scripts: the prepare step (tsc) needs dev dependencies; dist/ comes from the build stage.
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY examples ./examples
 RUN groupadd --system sessiond \

@@ -1,11 +1,17 @@
 // buildApp(options): the whole sessiond API as one Fastify instance, for the server and the tests alike.
 // Options may carry a store, a process adapter and a config; what is absent is built from config.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
+import type { DestinationStream } from 'pino';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import { loadConfig, type Config } from './config.js';
 import { LogStreams } from './logs/streams.js';
-import errors from './plugins/errors.js';
+import { loadOrCreateToken } from './auth/generated-token.js';
+import { TokenTable, type ConfiguredToken } from './auth/tokens.js';
+import auth from './plugins/auth.js';
+import errors, { frameworkErrors, MAX_PARAM_LENGTH } from './plugins/errors.js';
 import openapi from './plugins/openapi.js';
 import { schemaController } from './plugins/validation.js';
 import type { ProcessAdapter } from './process/adapter.js';
@@ -24,30 +30,52 @@ export interface BuildAppOptions {
   store?: SessionStore;
   processes?: ProcessAdapter;
   clock?: () => Date;
-  /** pino options, or false for silence (tests). */
-  logger?: FastifyServerOptions['logger'];
+  /**
+   * false for silence (tests), or where to write the log and at what level. The redaction of
+   * credentials always applies.
+   */
+  logger?: false | { level?: string; stream?: DestinationStream };
   /** Close kept-alive and streaming connections at once on close (tests). */
   forceCloseConnections?: boolean;
 }
 
-export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+/** A URL with the values of credential-bearing query parameters replaced. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:access_token|token)=)[^&#]*/gi, '$1[redacted]');
+}
+
+export function loggerOptions(level: string) {
   return {
     level,
-    // Credentials never reach the log, whatever the level.
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]'], censor: '[redacted]' },
+    // Credentials never reach the log, whatever the level: headers are censored, and the
+    // request line is logged without ?access_token= values.
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+    serializers: {
+      req: (req: { method: string; url: string; host?: string; ip?: string; socket?: { remotePort?: number } }) => ({
+        method: req.method,
+        url: redactUrl(req.url),
+        host: req.host,
+        remoteAddress: req.ip,
+        remotePort: req.socket?.remotePort,
+      }),
+    },
   };
 }
 
 export async function buildApp(options: BuildAppOptions = {}) {
   const config = options.config ?? loadConfig();
   const app = Fastify({
-    logger: options.logger ?? loggerOptions(config.logLevel),
+    logger:
+      options.logger === false
+        ? false
+        : { ...loggerOptions(options.logger?.level ?? config.logLevel), ...(options.logger?.stream ? { stream: options.logger.stream } : {}) },
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: options.forceCloseConnections ?? 'idle',
     // Unknown body fields are an error (400), not silently dropped.
     ajv: { customOptions: { removeAdditional: false, useDefaults: true } },
     schemaController,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const store = options.store ?? createFsStore({ dataDir: config.dataDir, log: app.log });
@@ -57,6 +85,14 @@ export async function buildApp(options: BuildAppOptions = {}) {
 
   // The API takes JSON only: any other body is 415 unsupported_media_type, not a confusing 400.
   app.removeContentTypeParser('text/plain');
+  // An empty JSON body (what many fetch clients send for a POST without data) means "no body",
+  // so stop and wait work with their defaults; anything else goes to Fastify's own safe parser.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    return parseJson(request, body as string, done);
+  });
 
   const streams = new LogStreams({ store, sessions: manager, keepAliveMs: config.sseKeepAliveMs, pollIntervalMs: config.logPollMs, log: app.log });
 
@@ -70,6 +106,12 @@ export async function buildApp(options: BuildAppOptions = {}) {
     await store.close();
   });
 
+  await app.register(helmet, {
+    // A JSON API: nothing may be framed, sniffed or loaded from it; /docs brings its own CSP.
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginResourcePolicy: { policy: config.corsOrigins.length > 0 ? 'cross-origin' : 'same-origin' },
+  });
+
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
@@ -81,11 +123,36 @@ export async function buildApp(options: BuildAppOptions = {}) {
   }
 
   await app.register(errors);
+  await app.register(auth, { tokens: new TokenTable(await resolveTokens(config, app.log)) });
+  // Writes are limited per token (per address before auth is known); reads and streams are not.
+  await app.register(rateLimit, {
+    global: true,
+    max: config.rateLimitPerMinute,
+    timeWindow: 60_000,
+    hook: 'preHandler',
+    allowList: (request) => request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS',
+    keyGenerator: (request) => request.auth?.key ?? request.ip,
+  });
   await app.register(openapi);
   await app.register(healthRoutes, { store });
   await app.register(sessionRoutes, { manager });
   await app.register(logRoutes, { manager, streams });
   return app as unknown as FastifyInstance;
+}
+
+/**
+ * The configured tokens, or the one generated on first start: the API is never open. The
+ * generated token is logged only when it is created, the one time a token is ever logged.
+ */
+async function resolveTokens(config: Config, log: FastifyBaseLogger): Promise<ConfiguredToken[]> {
+  if (config.tokens.length > 0) return config.tokens;
+  const generated = await loadOrCreateToken(config.dataDir);
+  if (generated.created) {
+    log.warn({ token: generated.token, file: generated.file }, 'no SESSIOND_TOKENS set: generated a write token (shown this once; it is kept in the file)');
+  } else {
+    log.info({ file: generated.file }, 'no SESSIOND_TOKENS set: using the write token kept in the file');
+  }
+  return [{ token: generated.token, scope: 'write' }];
 }
 
 declare module 'fastify' {

@@ -26,6 +26,8 @@ export interface Config {
   sseKeepAliveMs: number;
   /** The shared safety poll of followed logs (inotify does the fast path). */
   logPollMs: number;
+  /** Write requests a minute per token. */
+  rateLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -84,6 +86,23 @@ export function filterChildEnv(patterns: string[], env: NodeJS.ProcessEnv): Reco
   return out;
 }
 
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i;
+
+export const isLoopback = (host: string) => LOOPBACK.test(host);
+
+/**
+ * Refuses a configuration that would expose the service without configured tokens: a token
+ * generated on first start is fine on loopback, not for a network address.
+ */
+export function assertSafeExposure(config: Pick<Config, 'host' | 'tokens'>): void {
+  if (!isLoopback(config.host) && config.tokens.length === 0) {
+    throw new ConfigError(
+      `refusing to listen on ${config.host} without SESSIOND_TOKENS: anyone who reaches the port could run commands. ` +
+        'Set SESSIOND_TOKENS (token:scope,...) or listen on 127.0.0.1.',
+    );
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Config {
   const logLevel = (env.SESSIOND_LOG_LEVEL ?? 'info').trim() || 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -113,5 +132,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logLevel,
     sseKeepAliveMs: integer(env, 'SESSIOND_SSE_KEEPALIVE_MS', 15000, 10, 15000),
     logPollMs: integer(env, 'SESSIOND_LOG_POLL_MS', 500, 10, 60000),
+    rateLimitPerMinute: integer(env, 'SESSIOND_RATE_LIMIT', 300, 1, 1000000),
   };
 }

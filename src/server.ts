@@ -2,7 +2,7 @@
 // Sessions are detached and keep running when the service stops.
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { assertSafeExposure, ConfigError, loadConfig } from './config.js';
 
 const CLOSE_GRACE_MS = 10000;
 
@@ -10,6 +10,7 @@ async function main() {
   let config;
   try {
     config = loadConfig();
+    assertSafeExposure(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`sessiond: configuration error: ${err.message}\n`);

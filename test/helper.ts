@@ -17,6 +17,15 @@ export async function tempDir(t: Test, prefix = 'sessiond-test-'): Promise<strin
   return dir;
 }
 
+/** Tokens every test config carries: the API always needs one (see test/security/). */
+export const TEST_TOKENS = {
+  write: 'test-write-token-0123456789abcdef',
+  read: 'test-read-token-0123456789abcdef',
+} as const;
+
+/** The Authorization header for one of the test tokens. */
+export const authHeader = (scope: keyof typeof TEST_TOKENS = 'write') => ({ authorization: `Bearer ${TEST_TOKENS[scope]}` });
+
 /** A config as the service would read it, with a temporary workspace root and data dir. */
 export async function testConfig(t: Test, env: Record<string, string> = {}): Promise<Config> {
   const root = await tempDir(t, 'sessiond-root-');
@@ -28,6 +37,7 @@ export async function testConfig(t: Test, env: Record<string, string> = {}): Pro
       SESSIOND_DATA_DIR: data,
       SESSIOND_WORKSPACE_ROOTS: root,
       SESSIOND_ALLOWED_COMMANDS: 'claude,bash,sleep,true',
+      SESSIOND_TOKENS: `${TEST_TOKENS.write}:write,${TEST_TOKENS.read}:read`,
       ...env,
     },
     root,
@@ -60,8 +70,23 @@ export async function buildFakeApp(
     forceCloseConnections: true,
   });
   t.teardown(() => app.close());
+  withDefaultToken(app);
   const root = config.workspaceRoots[0] as string;
   return { app, store, processes, config, root };
+}
+
+/**
+ * Makes app.inject send the write token unless the test sets `authorization` itself (set it to
+ * undefined to send none), so route tests read as the contract does and auth is tested apart.
+ */
+function withDefaultToken(app: { inject: (...args: never[]) => unknown }): void {
+  const inject = app.inject.bind(app) as (opts: Record<string, unknown>) => unknown;
+  (app as unknown as { inject: (opts: Record<string, unknown>) => unknown }).inject = (opts) => {
+    const headers = { ...((opts.headers as Record<string, string | undefined>) ?? {}) };
+    if (!('authorization' in headers)) Object.assign(headers, authHeader('write'));
+    if (headers.authorization === undefined) delete headers.authorization;
+    return inject({ ...opts, headers });
+  };
 }
 
 /** Polls `check` until it returns a value other than undefined; fails after `timeoutMs`. */

@@ -67,6 +67,21 @@ function validationDetail(error: FastifyError): { detail: string; errors: NonNul
   return { detail, errors };
 }
 
+/**
+ * Errors the router raises before any route or hook runs (Fastify's `frameworkErrors` option):
+ * they get problem+json like every other error, without echoing the offending URL.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return sendProblem(reply, request, 'uri_too_long', `a path segment is longer than ${MAX_PARAM_LENGTH} characters`);
+  }
+  if (error.code === 'FST_ERR_BAD_URL') return sendProblem(reply, request, 'bad_request', 'the URL is malformed');
+  return sendProblem(reply, request, 'bad_request', 'the request could not be routed');
+}
+
+/** Longest path segment the router accepts (session ids are at most 128 characters). */
+export const MAX_PARAM_LENGTH = 256;
+
 async function errorsPlugin(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError | SessionError, request, reply) => {
     if (error instanceof SessionError) {

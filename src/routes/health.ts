@@ -15,13 +15,14 @@ const tags = ['health'];
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store }) => {
   app.get(
     '/healthz',
-    { schema: { tags, summary: 'Liveness', response: { 200: ref(HealthSchema), ...problems() } } },
+    { config: { public: true }, schema: { tags, summary: 'Liveness', response: { 200: ref(HealthSchema), ...problems() } } },
     async () => ({ status: 'ok' as const }),
   );
 
   app.get(
     '/readyz',
     {
+      config: { public: true },
       schema: {
         tags,
         summary: 'Readiness: the store is readable and writable',

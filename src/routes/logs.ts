@@ -14,7 +14,6 @@ import type { LogStreams } from '../logs/streams.js';
 import { SSE_HEADERS } from '../logs/sse.js';
 import type { LogStreamName } from '../store/store.js';
 import { LogsTailSchema } from '../../schemas/responses.js';
-import { SessionError } from '../sessions/errors.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { openLiveResponse } from './live.js';
 import { parseRange } from './range.js';
@@ -69,10 +68,14 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
       const session = await manager.get(request.params.id);
       const resume = parseEventId(request.query.last_event_id) ?? parseEventId(request.headers['last-event-id']);
       const res = openLiveResponse(reply, SSE_HEADERS);
+      // HEAD: the headers are the whole answer. Streaming into a body nobody gets would hold
+      // the connection (and a stream) open until the session ends.
+      if (request.method === 'HEAD') return void res.end();
       await streams.sse(
         session,
         {
-          streams: request.query.streams.split(',') as LogStreamName[],
+          // Each stream once: `stdout,stdout` would otherwise send every line twice.
+          streams: [...new Set(request.query.streams.split(','))] as LogStreamName[],
           from: request.query.from,
           tailBytes: request.query.tail_bytes,
           resume,
@@ -99,12 +102,15 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
   app.get(
     '/v1/sessions/:id/logs/:stream',
     {
+      // Following from a browser needs the query token too; a plain read does not.
+      config: { queryTokenAllowed: (query: Record<string, unknown>) => query.follow === 'true' },
       schema: {
         tags,
         summary: 'One stream’s raw bytes, whole, a range, or followed live',
         description:
           'Byte-exact. `Range: bytes=a-b` (or `a-`, or `-n`) answers 206 with that part. ' +
-          '`?follow=true` sends the whole log, then new bytes as they are written, and ends when the session has ended (`curl -N` is `tail -f`).',
+          '`?follow=true` sends the whole log, then new bytes as they are written, and ends when the session has ended (`curl -N` is `tail -f`). ' +
+          '`?access_token=` is accepted only together with `follow=true`.',
         params: RawLogParamsSchema,
         querystring: RawLogQuerySchema,
         headers: Type.Object({
@@ -121,11 +127,11 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
       if (request.query.follow) {
         const session = await manager.get(request.params.id);
         const res = openLiveResponse(reply, { ...LIVE_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
+        if (request.method === 'HEAD') return void res.end();
         await streams.rawFollow(session, request.params.stream, res);
         return;
       }
       const range = parseRange(request.headers.range);
-      if (range === 'invalid') throw new SessionError('range_not_satisfiable', 'the Range header is not a valid bytes range');
       const log = await manager.rawLog(request.params.id, request.params.stream, range ?? undefined);
       reply.header('accept-ranges', 'bytes').type('text/plain; charset=utf-8');
       if (range && log.range) {

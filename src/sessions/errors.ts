@@ -17,6 +17,7 @@ export const ERRORS = {
   session_running: { status: 409, title: 'Session running' },
   idempotency_conflict: { status: 409, title: 'Idempotency conflict' },
   payload_too_large: { status: 413, title: 'Payload too large' },
+  uri_too_long: { status: 414, title: 'URI too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   limit_exceeded: { status: 429, title: 'Limit exceeded' },
   internal: { status: 500, title: 'Internal error' },

@@ -18,7 +18,7 @@ import type { ProcessAdapter, ProcessState } from '../process/adapter.js';
 import { LaunchError } from '../process/adapter.js';
 import type { SessionStore } from '../store/store.js';
 import { StoreError } from '../store/errors.js';
-import { buildArgs, checkCommandAllowed } from './commands.js';
+import { buildArgs, resolveAllowedCommand } from './commands.js';
 import { SessionError, sessionNotFound } from './errors.js';
 import { isSessionId, newSessionId } from './ids.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -96,7 +96,7 @@ export class SessionManager {
       throw new SessionError('validation_failed', 'name must contain printable characters only');
     }
     const command = body.command ?? this.config.defaultCommand;
-    checkCommandAllowed(command, this.config.allowedCommands);
+    const executable = await resolveAllowedCommand(command, this.config.allowedCommands, this.config.childEnv.PATH);
     const roots = this.config.workspaceRoots;
     const workingDirectory = await resolveInsideRoots('working_directory', body.working_directory, roots);
     const runtimeWriteRoot = body.runtime_write_root
@@ -115,7 +115,7 @@ export class SessionManager {
       return this.createRecord(body, command, args, workingDirectory, runtimeWriteRoot);
     });
 
-    const launch = this.launch(record);
+    const launch = this.launch(record, executable);
     this.launching.set(record.id, launch);
     try {
       const launched = await launch;
@@ -189,13 +189,13 @@ export class SessionManager {
   }
 
   /** Spawns the process and records the outcome: `running` with its handle, or `failed` with the reason. */
-  private async launch(record: SessionRecord): Promise<SessionRecord> {
+  private async launch(record: SessionRecord, executable: string): Promise<SessionRecord> {
     const location = this.store.logLocation(record.id);
     let outcome: Partial<SessionRecord>;
     try {
       const handle = await this.processes.launch({
         sessionId: record.id,
-        command: record.command,
+        command: executable,
         args: record.args,
         cwd: record.working_directory,
         env: { ...this.config.childEnv },
@@ -264,7 +264,7 @@ export class SessionManager {
     if (record.stop_requested_at) {
       status = record.expects_report ? 'terminated' : 'stopped';
     } else if (record.expects_report) {
-      const report = await findReport([record.working_directory, record.runtime_write_root]);
+      const report = await findReport([record.working_directory, record.runtime_write_root], record.started_at);
       status = report ? 'completed' : 'completed_missing_report';
     } else {
       status = 'exited';
@@ -420,7 +420,7 @@ export class SessionManager {
 
   async report(id: string): Promise<string> {
     const record = await this.load(id);
-    const found = await findReport([record.working_directory, record.runtime_write_root]);
+    const found = await findReport([record.working_directory, record.runtime_write_root], record.started_at);
     if (!found) throw new SessionError('report_not_found', `session ${id} has no report.md`);
     try {
       return await fs.readFile(found, 'utf8');

@@ -2,7 +2,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { assertProblem, buildFakeApp, tempDir, type FakeApp } from '../helper.js';
+import { assertProblem, buildFakeApp, TEST_TOKENS, tempDir, type FakeApp } from '../helper.js';
 
 type Json = Record<string, unknown>;
 
@@ -31,7 +31,9 @@ t.test('start answers 201 with the running session and a Location', async (t) =>
   t.equal(session.repository_write_allowed, true);
   t.equal(session.expects_report, false);
   t.notOk('handle' in session, 'internal fields are not sent');
-  t.same(ctx.processes.launched.map((l) => [l.command, l.args, l.cwd]), [['bash', ['-c', 'true'], ctx.root]]);
+  t.same(ctx.processes.launched.map((l) => [l.args, l.cwd]), [[['-c', 'true'], ctx.root]]);
+  t.match(ctx.processes.launched[0]?.command, /^\/.*\/bash$/, 'the name was resolved on PATH to the file that runs');
+  t.equal(session.command, 'bash', 'the session shows the command as asked');
 
   const read = await ctx.app.inject({ url: res.headers.location as string });
   t.equal(read.statusCode, 200);
@@ -58,7 +60,7 @@ t.test('the claude arguments are built from prompt, permission mode and tools', 
 });
 
 t.test('the child environment is filtered', async (t) => {
-  const ctx = await buildFakeApp(t, { env: { SESSIOND_TOKENS: 'abcdefghijklmnopqrstuvwxyz:write', CLAUDE_X: '1', SECRET_THING: 'x' } });
+  const ctx = await buildFakeApp(t, { env: { SESSIOND_TOKENS: `${TEST_TOKENS.write}:write,abcdefghijklmnopqrstuvwxyz:read`, CLAUDE_X: '1', SECRET_THING: 'x' } });
   await start(ctx);
   const env = ctx.processes.launched[0]?.env ?? {};
   t.equal(env.CLAUDE_X, '1');
@@ -204,7 +206,7 @@ t.test('stop: graceful, forced, idempotent', async (t) => {
   t.equal(stopped.statusCode, 200);
   t.match(stopped.json(), { status: 'stopped', exit_signal: 'SIGTERM' });
   t.type(stopped.json().stopped_at, 'string');
-  const again = await ctx.app.inject({ method: 'POST', url: `/v1/sessions/${id}/stop`, payload: {} });
+  const again = await ctx.app.inject({ method: 'POST', url: `/v1/sessions/${id}/stop`, headers: { 'content-type': 'application/json' }, payload: '' });
   t.equal(again.statusCode, 200);
   t.same(again.json(), stopped.json(), 'a second stop answers the session unchanged');
   t.same(ctx.processes.signals.filter((s) => s.sessionId === id).map((s) => s.signal), ['SIGTERM'], 'signalled once');
