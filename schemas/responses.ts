@@ -30,7 +30,8 @@ export const HealthSchema = Type.Object({ status: Type.Literal('ok') }, { $id: '
 export const ReadySchema = Type.Object(
   {
     status: Type.Literal('ok'),
-    sessions: Type.Integer({ description: 'records the store holds' }),
+    sessions: Type.Integer({ description: 'readable records the store holds' }),
+    damaged_records: Type.Integer({ description: 'session records that could not be read (left out of listings; see the service log)' }),
   },
   { $id: 'Ready' },
 );

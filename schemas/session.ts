@@ -96,6 +96,8 @@ export const SessionRecordSchema = Type.Composite([
   Type.Object({
     handle: Nullable(ProcessHandleSchema),
     stop_requested_at: Nullable(Timestamp),
+    /** The start's Idempotency-Key (digest, per caller) and a digest of its body. */
+    idempotency: Type.Optional(Nullable(Type.Object({ key: Type.String(), request: Type.String() }))),
   }),
 ]);
 export type SessionRecord = Static<typeof SessionRecordSchema>;

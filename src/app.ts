@@ -82,6 +82,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   const processes = options.processes ?? createLocalProcessAdapter();
   await store.init();
   const manager = new SessionManager({ store, processes, config, log: app.log, clock: options.clock });
+  await manager.recover();
 
   // The API takes JSON only: any other body is 415 unsupported_media_type, not a confusing 400.
   app.removeContentTypeParser('text/plain');

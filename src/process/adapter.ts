@@ -60,6 +60,13 @@ export interface ProcessAdapter {
   /** Called by wait: resolves when the process has ended or `timeoutMs` passed, with the state then. */
   waitForExit(handle: ProcessHandle, timeoutMs: number): Promise<ProcessState>;
 
+  /**
+   * Called once at start-up for each session left in `starting` without a handle (the service
+   * died between launching and recording the launch): the handle when the process was in fact
+   * started (from what the adapter keeps in `stateDir`), so it is adopted, not orphaned; else null.
+   */
+  recover(stateDir: string): Promise<ProcessHandle | null>;
+
   /** Called at shutdown: release timers and watchers. Processes keep running. */
   close(): Promise<void>;
 }

@@ -36,6 +36,7 @@ export interface LocalProcessAdapterOptions {
 
 // Spelled in keeper.ts too.
 const EXIT_FILE = 'exit.json';
+const KEEPER_FILE = 'keeper.json';
 /** A keeper that has not reported by then is stuck; launch fails rather than hang the request. */
 const LAUNCH_TIMEOUT_MS = 10_000;
 const TERMINATE_POLL_MS = 50;
@@ -341,6 +342,20 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
         // Closes the gap between the first inspect and the watcher being in place.
         check();
       });
+    },
+
+    async recover(stateDir: string): Promise<ProcessHandle | null> {
+      let record: unknown;
+      try {
+        record = JSON.parse(await readFile(join(stateDir, KEEPER_FILE), 'utf8'));
+      } catch {
+        // No keeper.json (never launched) or an unreadable one: nothing to adopt.
+        return null;
+      }
+      const r = record as Partial<LocalProcessHandle>;
+      if (!isInt(r.pid) || !isInt(r.start_ticks) || !isInt(r.keeper_pid)) return null;
+      const handle: LocalProcessHandle = { pid: r.pid, start_ticks: r.start_ticks, keeper_pid: r.keeper_pid, state_dir: stateDir };
+      return handle;
     },
 
     async close(): Promise<void> {

@@ -36,7 +36,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
         request.log.warn({ err }, 'readiness probe failed');
         throw new SessionError('unavailable', 'the session store cannot be read or written');
       }
-      return { status: 'ok' as const, sessions: (await store.list()).length };
+      return { status: 'ok' as const, sessions: (await store.list()).length, damaged_records: store.damagedCount() };
     },
   );
 };

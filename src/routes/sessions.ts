@@ -39,14 +39,29 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
           'Validates the request, writes the record and starts the process detached in its working directory. ' +
           'When the response is sent the process is running, or the session is `failed` with the reason in `status_reason`.',
         body: ref(StartSessionBodySchema),
+        headers: Type.Object({
+          'idempotency-key': Type.Optional(
+            Type.String({
+              minLength: 1,
+              maxLength: 255,
+              description:
+                'makes a retry safe: the same key with the same body within 24 hours answers the session already started ' +
+                '(with `Idempotent-Replayed: true`, no second process); the same key with another body is 409 `idempotency_conflict`. Keys are per token.',
+            }),
+          ),
+        }),
         response: {
           201: { ...session, description: 'the session, running or failed; Location names it' },
-          ...problems('validation_failed', 'working_directory_invalid', 'command_not_allowed', 'payload_too_large', 'unsupported_media_type', 'limit_exceeded', 'unavailable', 'insufficient_storage'),
+          ...problems('validation_failed', 'working_directory_invalid', 'command_not_allowed', 'idempotency_conflict', 'payload_too_large', 'unsupported_media_type', 'limit_exceeded', 'unavailable', 'insufficient_storage'),
         },
       },
     },
     async (request, reply) => {
-      const created = await manager.start(request.body);
+      const { session: created, replayed } = await manager.start(request.body, {
+        idempotencyKey: request.headers['idempotency-key'],
+        caller: request.auth?.key,
+      });
+      if (replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(201).header('location', `/v1/sessions/${created.id}`).send(created);
     },
   );
@@ -71,7 +86,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
         tags,
         summary: 'Read a session, reconciled with its process',
         params: SessionIdParamsSchema,
-        response: { 200: session, ...problems('session_not_found') },
+        response: { 200: session, ...problems('session_not_found', 'session_damaged') },
       },
     },
     async (request) => manager.get(request.params.id),

@@ -21,6 +21,7 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   limit_exceeded: { status: 429, title: 'Limit exceeded' },
   internal: { status: 500, title: 'Internal error' },
+  session_damaged: { status: 500, title: 'Session record damaged' },
   unavailable: { status: 503, title: 'Unavailable' },
   insufficient_storage: { status: 507, title: 'Insufficient storage' },
 } as const;

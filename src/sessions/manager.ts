@@ -1,5 +1,6 @@
 // SessionManager: the session lifecycle (start, reconcile, list, stop, wait, delete, logs, report).
 // It knows sessions, not HTTP: it takes a store and a process adapter and throws SessionError.
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -55,6 +56,27 @@ export interface RawLog {
 }
 
 const SESSION_KEYS = Object.keys(SessionSchema.properties) as Array<keyof Session>;
+/** How long an Idempotency-Key is remembered. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+export interface StartOptions {
+  /** The Idempotency-Key header, if any. */
+  idempotencyKey?: string;
+  /** Who is asking (a non-secret token key): one caller's keys never match another's. */
+  caller?: string;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** JSON with sorted keys, so two equal bodies hash alike whatever their key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
 const START_LOCK = '\0start';
 const ID_ATTEMPTS = 5;
 
@@ -91,7 +113,12 @@ export class SessionManager {
     return this.clock().toISOString();
   }
 
-  async start(body: StartSessionBody): Promise<Session> {
+  /**
+   * Starts a session. With an Idempotency-Key, a repeat of the same request within 24 hours
+   * answers the session the first one started (`replayed`), and another body under the same
+   * key is idempotency_conflict: a client may retry a start whose answer it never got.
+   */
+  async start(body: StartSessionBody, options: StartOptions = {}): Promise<{ session: Session; replayed: boolean }> {
     if (/[\u0000-\u001f\u007f]/.test(body.name) || body.name.trim() === '') {
       throw new SessionError('validation_failed', 'name must contain printable characters only');
     }
@@ -106,22 +133,62 @@ export class SessionManager {
 
     // Counting live sessions and writing the new record happen under one lock, so a burst of
     // starts cannot overshoot SESSIOND_MAX_RUNNING.
-    const record = await this.locks.run(START_LOCK, async () => {
+    const idempotency = options.idempotencyKey
+      ? { key: sha256(`${options.caller ?? ''}\0${options.idempotencyKey}`), request: sha256(canonical(body)) }
+      : null;
+    const outcome = await this.locks.run(START_LOCK, async () => {
+      if (idempotency) {
+        const earlier = await this.findByIdempotencyKey(idempotency.key);
+        if (earlier) {
+          if (earlier.idempotency?.request !== idempotency.request) {
+            throw new SessionError('idempotency_conflict', 'this Idempotency-Key was used with a different request body');
+          }
+          return { replay: earlier };
+        }
+      }
       const live = (await this.store.list()).filter((r) => !isTerminal(r.status));
       const alive = await Promise.all(live.map((r) => this.reconcile(r)));
       if (alive.filter((r) => !isTerminal(r.status)).length >= this.config.maxRunning) {
         throw new SessionError('limit_exceeded', `at most ${this.config.maxRunning} sessions may run at once (SESSIOND_MAX_RUNNING)`);
       }
-      return this.createRecord(body, command, args, workingDirectory, runtimeWriteRoot);
+      const record = await this.createRecord(body, command, args, workingDirectory, runtimeWriteRoot, idempotency);
+      // Registered under the lock, so a retry with the same key waits for this launch.
+      const launch = this.launch(record, executable);
+      this.launching.set(record.id, launch);
+      return { launch, id: record.id };
     });
-
-    const launch = this.launch(record, executable);
-    this.launching.set(record.id, launch);
+    if (outcome.replay) return { session: toSession(await this.settled(outcome.replay.id)), replayed: true };
     try {
-      const launched = await launch;
-      return toSession(await this.reconcile(launched));
+      return { session: toSession(await this.reconcile(await outcome.launch)), replayed: false };
     } finally {
-      this.launching.delete(record.id);
+      this.launching.delete(outcome.id);
+    }
+  }
+
+  private async findByIdempotencyKey(key: string): Promise<SessionRecord | undefined> {
+    const since = this.clock().getTime() - IDEMPOTENCY_WINDOW_MS;
+    return (await this.store.list()).find((r) => r.idempotency?.key === key && Date.parse(r.started_at) >= since);
+  }
+
+  /**
+   * Called once at start-up: a session left in `starting` without a handle (the service died
+   * between launching and recording it) is adopted when its process was in fact started, and
+   * `failed` with the reason when it was not. Nothing is left pretending to start.
+   */
+  async recover(): Promise<void> {
+    for (const record of await this.store.list()) {
+      if (record.status !== 'starting' || record.handle) continue;
+      const handle = await this.processes.recover(this.store.logLocation(record.id).stateDir);
+      if (handle) {
+        await this.locks.run(record.id, () => this.store.put({ ...record, status: 'running', pid: handle.pid, handle }));
+        this.log.warn({ id: record.id, pid: handle.pid }, 'adopted a session whose start was not recorded');
+      } else {
+        await this.finish(record.id, () => ({
+          status: 'failed',
+          status_reason: 'the service stopped before the start was confirmed',
+          stopped_at: this.now(),
+        }));
+      }
     }
   }
 
@@ -131,6 +198,7 @@ export class SessionManager {
     args: string[],
     workingDirectory: string,
     runtimeWriteRoot: string | null,
+    idempotency: SessionRecord['idempotency'],
   ): Promise<SessionRecord> {
     for (let attempt = 1; ; attempt++) {
       const now = this.clock();
@@ -163,6 +231,7 @@ export class SessionManager {
         expects_report: body.expects_report ?? false,
         handle: null,
         stop_requested_at: null,
+        idempotency,
       };
       const metadata: Metadata = {
         id,
@@ -290,6 +359,9 @@ export class SessionManager {
     // Ids are checked before any file is touched; a malformed one simply does not exist.
     if (!isSessionId(id)) throw sessionNotFound(id);
     const record = await this.store.get(id);
+    if (!record && this.store.isDamaged(id)) {
+      throw new SessionError('session_damaged', `the record of session ${id} is damaged and cannot be read; the service log says why`);
+    }
     if (!record) throw sessionNotFound(id);
     return record;
   }

@@ -76,6 +76,10 @@ export class FsStore implements SessionStore {
   }
 
   /** Sessions whose folder exists but whose record could not be read at init (for /readyz). */
+  isDamaged(id: string): boolean {
+    return this.damaged.has(id);
+  }
+
   damagedCount(): number {
     return this.damaged.size;
   }

@@ -38,6 +38,10 @@ export interface SessionStore {
   /** Every readable record, in no particular order, from the index (no disk read per call). */
   list(): Promise<SessionRecord[]>;
   getMetadata(id: string): Promise<Metadata | undefined>;
+  /** True when the session's folder exists but its record could not be read (it is left out of list). */
+  isDamaged(id: string): boolean;
+  /** How many sessions are damaged (for /readyz). */
+  damagedCount(): number;
   /** Removes the record, the metadata and the logs. Deleting a missing session is not an error. */
   delete(id: string): Promise<void>;
 

@@ -131,6 +131,11 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
       return proc ? waitFor(proc, timeoutMs) : Promise.resolve(ENDED_UNKNOWN);
     },
 
+    async recover(): Promise<ProcessHandle | null> {
+      // Fake processes never outlive the test's adapter: nothing to adopt.
+      return null;
+    },
+
     async close(): Promise<void> {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();

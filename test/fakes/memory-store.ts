@@ -26,8 +26,20 @@ export class MemoryStore implements SessionStore {
 
   async close(): Promise<void> {}
 
+  private readonly damaged = new Set<string>();
+
+  isDamaged(id: string): boolean {
+    return this.damaged.has(id);
+  }
+
   damagedCount(): number {
-    return 0;
+    return this.damaged.size;
+  }
+
+  /** Test helper: the record of `id` becomes unreadable, as a damaged session.json would be. */
+  markDamaged(id: string): void {
+    this.sessions.delete(id);
+    this.damaged.add(id);
   }
 
   async create(record: SessionRecord, metadata: Metadata): Promise<void> {
