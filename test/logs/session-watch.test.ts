@@ -1,0 +1,125 @@
+// SessionWatch and the streams' end: a stream that subscribes just after someone else recorded
+// the session's end (so no status event will come any more) must still end.
+import { EventEmitter } from 'node:events';
+import t, { type Test } from 'tap';
+import type { Session } from '../../schemas/session.js';
+import { SessionWatch, type SessionSource } from '../../src/logs/session-watch.js';
+import { buildFakeApp, eventually, type FakeApp } from '../helper.js';
+import { makeRecord } from '../fakes/records.js';
+import { SseClient, sleep, useToken } from '../streaming/helper.js';
+
+const session = (status: Session['status']) => makeRecord({ id: 'watched-1', status }) as unknown as Session;
+
+t.test('a watcher is told the end even when wait() finds it already recorded (no event)', async (t) => {
+  const events = new EventEmitter<{ status: [Session] }>();
+  const source: SessionSource = {
+    get: async () => session('exited'),
+    // The end was recorded (and emitted) before this watcher came: wait() just returns it.
+    wait: async () => session('exited'),
+    events,
+  };
+  const watch = new SessionWatch(source);
+  t.teardown(() => watch.close());
+  const seen: Array<string | null> = [];
+  watch.subscribe('watched-1', (s) => seen.push(s?.status ?? null));
+  await eventually(() => (seen.length > 0 ? true : undefined), 2000);
+  t.same(seen, ['exited']);
+});
+
+t.test('status events reach every watcher of the session, and only of that session', async (t) => {
+  const events = new EventEmitter<{ status: [Session] }>();
+  let release: (s: Session) => void = () => undefined;
+  const source: SessionSource = {
+    get: async () => session('running'),
+    wait: () => new Promise<Session>((resolve) => (release = resolve)),
+    events,
+  };
+  const watch = new SessionWatch(source);
+  t.teardown(() => watch.close());
+  const a: string[] = [];
+  const b: string[] = [];
+  const other: string[] = [];
+  watch.subscribe('watched-1', (s) => a.push(s?.status ?? 'gone'));
+  const offB = watch.subscribe('watched-1', (s) => b.push(s?.status ?? 'gone'));
+  watch.subscribe('other-1', (s) => other.push(s?.status ?? 'gone'));
+  events.emit('status', session('stopped'));
+  offB();
+  events.emit('status', session('stopped'));
+  t.same(a, ['stopped', 'stopped']);
+  t.same(b, ['stopped'], 'unsubscribed: no more calls');
+  t.same(other, []);
+  release(session('stopped'));
+});
+
+t.test('a deleted session (wait throws) tells its watchers null', async (t) => {
+  const source: SessionSource = {
+    get: async () => session('running'),
+    wait: async () => {
+      throw new Error('not found');
+    },
+    events: new EventEmitter<{ status: [Session] }>(),
+  };
+  const watch = new SessionWatch(source);
+  t.teardown(() => watch.close());
+  const seen: Array<Session | null> = [];
+  watch.subscribe('watched-1', (s) => seen.push(s));
+  await eventually(() => (seen.length > 0 ? true : undefined), 2000);
+  t.same(seen, [null]);
+});
+
+/**
+ * The race over a real socket: client A watches a session; client B connects; while B's request
+ * is between reading the session (running) and subscribing, the process ends and A's watch
+ * records it. B must still get `end` (SSE) or its response must still end (follow).
+ */
+async function raceSetup(t: Test) {
+  const ctx: FakeApp = await buildFakeApp(t);
+  await ctx.app.listen({ host: '127.0.0.1', port: 0 });
+  useToken(ctx.config);
+  const address = ctx.app.server.address() as { port: number };
+  const url = `http://127.0.0.1:${address.port}`;
+  const res = await ctx.app.inject({
+    method: 'POST',
+    url: '/v1/sessions',
+    payload: { name: 'racer', working_directory: ctx.root, command: 'bash', args: [] },
+  });
+  const id = res.json().id as string;
+  await ctx.processes.write(id, 'stdout', 'hello\n');
+  const a = await SseClient.open(`${url}/v1/sessions/${id}/logs/stream`);
+  t.teardown(() => a.abort());
+  await a.until((c) => c.lines('stdout').includes('hello'), 5000, 'A is streaming');
+  // The next log stat (B's request reading the session) is where the process ends; the pause
+  // lets A's watch record the end before B subscribes.
+  const realStat = ctx.store.logStat.bind(ctx.store);
+  let armed = true;
+  ctx.store.logStat = async (...args) => {
+    if (armed) {
+      armed = false;
+      ctx.processes.exit(id, 0);
+      await sleep(100);
+    }
+    return realStat(...args);
+  };
+  return { ctx, url, id, a };
+}
+
+t.test('SSE: a client connecting while the session ends still gets end', async (t) => {
+  const { ctx, url, id, a } = await raceSetup(t);
+  const b = await SseClient.open(`${url}/v1/sessions/${id}/logs/stream`);
+  t.teardown(() => b.abort());
+  await a.untilEnd(5000);
+  await b.untilEnd(5000);
+  t.match(JSON.parse(b.events.at(-1)?.data ?? '{}'), { status: 'exited' });
+  t.same(b.lines('stdout'), ['hello'], 'and the output before it');
+  await b.closed(5000);
+  await eventually(() => (ctx.app.logStreams.openStreams === 0 ? true : undefined), 5000);
+});
+
+t.test('raw follow: a client connecting while the session ends still sees the response end', async (t) => {
+  const { url, id } = await raceSetup(t);
+  const b = await SseClient.open(`${url}/v1/sessions/${id}/logs/stdout?follow=true`);
+  t.teardown(() => b.abort());
+  await b.closed(5000);
+  t.ok(b.endedCleanly);
+  t.equal(Buffer.concat(b.raw).toString(), 'hello\n');
+});
