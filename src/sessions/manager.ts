@@ -22,7 +22,7 @@ import { StoreError } from '../store/errors.js';
 import { buildArgs, resolveAllowedCommand } from './commands.js';
 import { SessionError, sessionNotFound } from './errors.js';
 import { isSessionId, newSessionId } from './ids.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '../keyed-lock.js';
 import { decodeCursor, encodeCursor, newestFirst } from './list-order.js';
 import { resolveInsideRoots } from './paths.js';
 import { findReport } from './report.js';

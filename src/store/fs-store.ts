@@ -8,6 +8,7 @@ import { Value } from '@sinclair/typebox/value';
 import { isSessionId as isValidSessionId } from '../../schemas/common.js';
 import { MetadataSchema, SessionRecordSchema, type Metadata, type SessionRecord } from '../../schemas/session.js';
 import { errnoCode, fsyncDir, writeFileAtomic } from './atomic-write.js';
+import { KeyedLock } from '../keyed-lock.js';
 import { StoreError } from './errors.js';
 import type { LogLocation, LogStat, LogStreamName, SessionStore } from './store.js';
 
@@ -34,6 +35,8 @@ const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 const RECORD_FILE = 'session.json';
 const METADATA_FILE = 'metadata.json';
+/** A temporary file of writeFileAtomic for session.json (see atomic-write.ts for the name). */
+const RECORD_TMP = /^\.session\.json\.\d+\.[0-9a-f]+\.tmp$/;
 const LOG_FILES: Readonly<Record<LogStreamName, string>> = { stdout: 'stdout.log', stderr: 'stderr.log' };
 
 
@@ -42,8 +45,8 @@ export class FsStore implements SessionStore {
   private readonly index = new Map<string, SessionRecord>();
   /** Ids whose folder exists but whose session.json could not be read at init. */
   private readonly damaged = new Set<string>();
-  /** Tail of the queue of writes per session id, so writes to one session never interleave. */
-  private readonly tails = new Map<string, Promise<unknown>>();
+  /** Writes to one session (and probes) run one at a time, so they never interleave. */
+  private readonly queue = new KeyedLock();
 
   constructor(
     private readonly dataDir: string,
@@ -93,7 +96,7 @@ export class FsStore implements SessionStore {
     const metadataJson = toJson(metadata);
     const copy = structuredClone(record);
 
-    await this.exclusive(id, async () => {
+    await this.queue.run(id, async () => {
       if (this.index.has(id) || this.damaged.has(id)) throw exists(id);
       const tmp = join(this.sessionsDir, `${TMP_PREFIX}${id}-${randomPart()}`);
       try {
@@ -133,7 +136,7 @@ export class FsStore implements SessionStore {
     const json = toJson(record);
     const copy = structuredClone(record);
 
-    await this.exclusive(id, async () => {
+    await this.queue.run(id, async () => {
       try {
         // The temporary file goes inside the session folder, so a deleted session's folder is
         // never recreated: opening the temporary file fails with ENOENT instead.
@@ -177,7 +180,7 @@ export class FsStore implements SessionStore {
 
   async delete(id: string): Promise<void> {
     if (!isValidSessionId(id)) return;
-    await this.exclusive(id, async () => {
+    await this.queue.run(id, async () => {
       // Renamed out of the way first, so a crash halfway through the removal leaves debris that
       // init clears, never a session folder with some of its files gone.
       const doomed = join(this.sessionsDir, `${TMP_PREFIX}${id}-${randomPart()}`);
@@ -280,7 +283,7 @@ export class FsStore implements SessionStore {
 
   async probe(): Promise<void> {
     // Serialised: two probes at once would read back each other's token and fail for nothing.
-    await this.exclusive(PROBE_KEY, async () => {
+    await this.queue.run(PROBE_KEY, async () => {
       const file = join(this.dataDir, PROBE_FILE);
       const token = `${process.pid}-${randomPart()}`;
       try {
@@ -311,6 +314,7 @@ export class FsStore implements SessionStore {
 
   /** Reads one session.json into the index; anything wrong with it marks the session damaged. */
   private async load(id: string): Promise<void> {
+    await this.removeUnfinishedWrites(id);
     let parsed: unknown;
     try {
       parsed = JSON.parse(await readFile(join(this.sessionDir(id), RECORD_FILE), 'utf8'));
@@ -334,6 +338,24 @@ export class FsStore implements SessionStore {
     this.log.warn({ id, err }, 'skipping a session whose session.json cannot be read');
   }
 
+  /**
+   * Removes the temporary files of record writes cut short by a crash (writeFileAtomic's
+   * `.session.json.<pid>.<random>.tmp`). Only the store's own: the keeper writes its files in
+   * the same folder, and a live keeper may be between writing and renaming one right now.
+   */
+  private async removeUnfinishedWrites(id: string): Promise<void> {
+    const names = await readdir(this.sessionDir(id)).catch(() => [] as string[]);
+    for (const name of names) {
+      if (!RECORD_TMP.test(name)) continue;
+      try {
+        await rm(join(this.sessionDir(id), name), { force: true });
+        this.log.info({ id, entry: name }, 'removed an unfinished write of a session record');
+      } catch (err) {
+        this.log.warn({ id, entry: name, err }, 'could not remove an unfinished write of a session record');
+      }
+    }
+  }
+
   private async removeDebris(name: string): Promise<void> {
     try {
       await rm(join(this.sessionsDir, name), { recursive: true, force: true });
@@ -341,21 +363,6 @@ export class FsStore implements SessionStore {
     } catch (err) {
       // Debris never shows up as a session, so it may wait for the next start.
       this.log.warn({ entry: name, err }, 'could not remove an unfinished session folder');
-    }
-  }
-
-  /** Runs `work` after every earlier call with the same key has settled. */
-  private async exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    // The previous caller's error is its own; ours runs either way.
-    const result = previous.then(work, work);
-    const tail = result.catch(() => undefined);
-    this.tails.set(key, tail);
-    try {
-      return await result;
-    } finally {
-      // Forget the key once nobody queued behind us, so the map does not grow forever.
-      if (this.tails.get(key) === tail) this.tails.delete(key);
     }
   }
 }
