@@ -118,7 +118,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
       methods: ['GET', 'POST', 'DELETE'],
       allowedHeaders: ['authorization', 'content-type', 'last-event-id', 'idempotency-key', 'range'],
-      exposedHeaders: ['location', 'content-range', 'accept-ranges'],
+      exposedHeaders: ['location', 'content-range', 'accept-ranges', 'idempotent-replayed', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
       maxAge: 600,
     });
   }

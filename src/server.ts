@@ -18,12 +18,14 @@ async function main() {
     }
     throw err;
   }
-  const app = await buildApp({ config });
+  // Installed before the app is built, so a signal during start-up also ends cleanly.
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   closeWithGrace({ delay: CLOSE_GRACE_MS }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'closing after an error');
-    else app.log.info({ signal }, 'closing; sessions keep running');
-    await app.close();
+    if (err) app?.log.error({ err }, 'closing after an error');
+    else app?.log.info({ signal }, 'closing; sessions keep running');
+    await app?.close();
   });
+  app = await buildApp({ config });
   await app.listen({ host: config.host, port: config.port });
 }
 

@@ -37,7 +37,7 @@ export function sendProblem(
   request: FastifyRequest,
   code: ErrorCode,
   detail: string,
-  extra: Pick<Problem, 'errors'> = {},
+  extra: Partial<Pick<Problem, 'errors' | 'instance'>> = {},
 ) {
   const { status, title } = ERRORS[code];
   const problem: Problem = {
@@ -49,6 +49,8 @@ export function sendProblem(
     instance: request.url.split('?')[0] ?? '/',
     ...extra,
   };
+  // An over-long or hostile URL is not sent back to its sender.
+  if ('instance' in extra && extra.instance === undefined) delete problem.instance;
   // Sent as a string so no route's response schema can reshape or drop a field of it.
   return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }
@@ -73,7 +75,7 @@ function validationDetail(error: FastifyError): { detail: string; errors: NonNul
  */
 export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    return sendProblem(reply, request, 'uri_too_long', `a path segment is longer than ${MAX_PARAM_LENGTH} characters`);
+    return sendProblem(reply, request, 'uri_too_long', `a path segment is longer than ${MAX_PARAM_LENGTH} characters`, { instance: undefined });
   }
   if (error.code === 'FST_ERR_BAD_URL') return sendProblem(reply, request, 'bad_request', 'the URL is malformed');
   return sendProblem(reply, request, 'bad_request', 'the request could not be routed');

@@ -66,7 +66,9 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
     },
     async (request, reply) => {
       const session = await manager.get(request.params.id);
-      const resume = parseEventId(request.query.last_event_id) ?? parseEventId(request.headers['last-event-id']);
+      // The header wins: EventSource sends the newest id on each reconnect, while a query value
+      // in the URL stays what it was when the page built it.
+      const resume = parseEventId(request.headers['last-event-id']) ?? parseEventId(request.query.last_event_id);
       const res = openLiveResponse(reply, SSE_HEADERS);
       // HEAD: the headers are the whole answer. Streaming into a body nobody gets would hold
       // the connection (and a stream) open until the session ends.

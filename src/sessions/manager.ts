@@ -428,6 +428,13 @@ export class SessionManager {
   }
 
   async delete(id: string, force: boolean): Promise<void> {
+    if (force && isSessionId(id) && this.store.isDamaged(id)) {
+      // An unreadable record cannot be stopped through its handle; with force the operator
+      // clears it (its process, if any, is left alone: we cannot tell which it is).
+      await this.locks.run(id, () => this.store.delete(id));
+      this.log.warn({ id }, 'deleted a damaged session record');
+      return;
+    }
     const record = await this.settled(id);
     if (!isTerminal(record.status)) {
       if (!force) {

@@ -77,7 +77,9 @@ export class MemoryStore implements SessionStore {
   }
 
   async delete(id: string): Promise<void> {
-    if (isValidSessionId(id)) this.sessions.delete(id);
+    if (!isValidSessionId(id)) return;
+    this.sessions.delete(id);
+    this.damaged.delete(id);
   }
 
   /** Virtual paths: nothing is ever written there, but they look like what the file store returns. */

@@ -97,3 +97,13 @@ t.test('at start-up, a session left in `starting` by a crash becomes failed', as
   t.type(crashed?.stopped_at, 'string');
   t.equal((await store.get('fine-1-bbb'))?.status, 'exited', 'others untouched');
 });
+
+t.test('a damaged record can be force-deleted, and only forced', async (t) => {
+  const ctx = await buildFakeApp(t);
+  const bad = (await ctx.app.inject({ method: 'POST', url: '/v1/sessions', payload: body(ctx) })).json().id;
+  ctx.store.markDamaged(bad);
+  assertProblem(t, await ctx.app.inject({ method: 'DELETE', url: `/v1/sessions/${bad}` }), 500, 'session_damaged');
+  t.equal((await ctx.app.inject({ method: 'DELETE', url: `/v1/sessions/${bad}?force=true` })).statusCode, 204);
+  t.equal(ctx.store.isDamaged(bad), false, 'gone');
+  t.match((await ctx.app.inject({ url: '/readyz' })).json(), { damaged_records: 0 });
+});

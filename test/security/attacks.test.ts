@@ -50,6 +50,9 @@ t.test('directories: inside the roots only, after symlinks and ..', async (t) =>
 
 t.test('traversal ids never reach the store', async (t) => {
   const ctx = await buildFakeApp(t);
+  const long = await ctx.app.inject({ url: `/v1/sessions/${'a'.repeat(300)}` });
+  assertProblem(t, long, 414, 'uri_too_long');
+  t.notOk(long.body.includes('a'.repeat(300)), 'an over-long URL is not echoed back');
   for (const id of ['..%2F..%2Fetc%2Fpasswd', '..', '%2e%2e', 'a%00b', 'x%2F..%2Fy', 'A-B', 'a'.repeat(200)]) {
     for (const suffix of ['', '/metadata', '/logs', '/logs/stdout', '/report']) {
       const res = await ctx.app.inject({ url: `/v1/sessions/${id}${suffix}` });

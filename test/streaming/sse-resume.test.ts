@@ -79,11 +79,17 @@ t.test('resume after the session ended: only the rest, then end', async (t) => {
     ['status', 'end'],
   );
 
-  const query = await SseClient.open(`${server.url}/v1/sessions/${session.id}/logs/stream?last_event_id=0-0&from=tail&tail_bytes=0`, {
+  const query = await SseClient.open(`${server.url}/v1/sessions/${session.id}/logs/stream?last_event_id=0-0&from=tail&tail_bytes=0`);
+  await query.untilEnd();
+  t.same(query.lines('stdout'), numbered('line', 20), '?last_event_id wins over from');
+
+  // A browser's EventSource keeps the URL it was given and sends the newest id in the header on
+  // each reconnect: the header must win, or every reconnect would replay from the URL's id.
+  const both = await SseClient.open(`${server.url}/v1/sessions/${session.id}/logs/stream?last_event_id=0-0`, {
     headers: { 'last-event-id': atEnd },
   });
-  await query.untilEnd();
-  t.same(query.lines('stdout'), numbered('line', 20), '?last_event_id wins over the header and over from');
+  await both.untilEnd();
+  t.same(both.output(), [], 'the Last-Event-ID header wins over ?last_event_id=');
 
   // An id can fall between the \r and the \n of a \r\n: resuming there is no extra empty line.
   const crlf = await startBash(server, "printf 'a\\r\\nb\\r\\n'", 'crlf');
