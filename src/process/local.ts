@@ -5,7 +5,7 @@
 // The only module besides keeper.ts that imports child_process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,8 @@ export interface LocalProcessAdapterOptions {
 // Spelled in keeper.ts too.
 const EXIT_FILE = 'exit.json';
 const KEEPER_FILE = 'keeper.json';
+/** How long recover() waits for a keeper that is alive but has not written keeper.json yet. */
+const RECOVER_WAIT_MS = 3_000;
 /** A keeper that has not reported by then is stuck; launch fails rather than hang the request. */
 const LAUNCH_TIMEOUT_MS = 10_000;
 const TERMINATE_POLL_MS = 50;
@@ -102,6 +104,21 @@ async function keeperAlive(h: LocalProcessHandle): Promise<boolean> {
     // Not JSON: that pid now runs some other program.
     return false;
   }
+}
+
+/** Whether some live keeper was started for `stateDir` (its argv names the folder). */
+async function keeperRunningFor(stateDir: string): Promise<boolean> {
+  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name)).map(Number);
+  for (const pid of pids) {
+    const spec = (await readCmdline(pid).catch(() => null))?.[2];
+    if (spec === undefined || !spec.includes('stateDir')) continue;
+    try {
+      if ((JSON.parse(spec) as Partial<KeeperSpec>).stateDir === stateDir) return true;
+    } catch {
+      // Not a keeper's argument.
+    }
+  }
+  return false;
 }
 
 function launchErrorFor(spec: LaunchSpec, report: Extract<KeeperReport, { ok: false }>): LaunchError {
@@ -345,12 +362,19 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
     },
 
     async recover(stateDir: string): Promise<ProcessHandle | null> {
-      let record: unknown;
-      try {
-        record = JSON.parse(await readFile(join(stateDir, KEEPER_FILE), 'utf8'));
-      } catch {
-        // No keeper.json (never launched) or an unreadable one: nothing to adopt.
-        return null;
+      // A keeper may have been started just before the service died and not have written
+      // keeper.json yet: while one is alive for this folder, give it a moment to do so.
+      const deadline = performance.now() + RECOVER_WAIT_MS;
+      let record: unknown = null;
+      for (;;) {
+        try {
+          record = JSON.parse(await readFile(join(stateDir, KEEPER_FILE), 'utf8'));
+          break;
+        } catch {
+          // No keeper.json (yet), or an unreadable one: adopt nothing unless a keeper is at work.
+          if (performance.now() >= deadline || !(await keeperRunningFor(stateDir))) return null;
+          await delay(KEEPER_FINISH_POLL_MS);
+        }
       }
       const r = record as Partial<LocalProcessHandle>;
       if (!isInt(r.pid) || !isInt(r.start_ticks) || !isInt(r.keeper_pid)) return null;
