@@ -1,0 +1,45 @@
+// The Dockerfile cannot be built here (no Docker engine), so its promises are checked as text,
+// and its HEALTHCHECK command is run for real against the server it would check.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { buildApp } from '../src/app.js';
+import { testConfig } from './helper.js';
+
+const run = promisify(execFile);
+
+t.test('multi-stage, CI’s build, production dependencies, non-root, volume, healthcheck, npm start', async (t) => {
+  const text = await fs.readFile(path.join(process.cwd(), 'Dockerfile'), 'utf8');
+  const stages = text.split(/^FROM /m).slice(1);
+  t.equal(stages.length, 2, 'two stages');
+  const [build = '', runtime = ''] = stages;
+  t.match(build, /^RUN npm ci$/m, 'the build stage runs npm ci, which builds through prepare, as CI does');
+  const pkg = JSON.parse(await fs.readFile(path.join(process.cwd(), 'package.json'), 'utf8'));
+  t.equal(pkg.scripts.prepare, 'npm run build', 'npm ci builds');
+  t.match(runtime, /npm ci --omit=dev/, 'production dependencies only');
+  t.match(runtime, /COPY --from=\S+ \/app\/dist/, 'the built code comes from the build stage');
+  t.match(runtime, /^USER (?!root)\S+/m, 'a non-root user');
+  t.match(runtime, /SESSIOND_HOST=0\.0\.0\.0/);
+  t.match(runtime, /^VOLUME \["\/data"\]/m, 'a volume for the data directory');
+  t.match(runtime, /SESSIOND_DATA_DIR=\/data/);
+  t.match(runtime, /^HEALTHCHECK .*\/healthz/ms);
+  t.match(runtime, /^CMD \["npm", "start"\]/m);
+});
+
+t.test('the HEALTHCHECK command passes against a running server and fails without one', async (t) => {
+  const text = await fs.readFile(path.join(process.cwd(), 'Dockerfile'), 'utf8');
+  const match = /CMD \["node", "-e", "(.+)"\]\s*$/m.exec(text.split('HEALTHCHECK')[1] ?? '');
+  t.ok(match, 'the healthcheck is a node one-liner');
+  const script = (match?.[1] ?? '').replace(/\\"/g, '"');
+  const app = await buildApp({ config: await testConfig(t), logger: false, forceCloseConnections: true });
+  t.teardown(() => app.close());
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = String((app.server.address() as { port: number }).port);
+  const ok = await run(process.execPath, ['-e', script], { env: { SESSIOND_PORT: port }, timeout: 20000 }).then(() => 0, (e: { code: number }) => e.code);
+  t.equal(ok, 0, 'healthy');
+  await app.close();
+  const down = await run(process.execPath, ['-e', script], { env: { SESSIOND_PORT: port }, timeout: 20000 }).then(() => 0, (e: { code: number }) => e.code);
+  t.equal(down, 1, 'unhealthy when nothing answers');
+});
