@@ -8,6 +8,7 @@ import t, { type Test } from 'tap';
 import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState } from '../../src/process/adapter.js';
 import { createLocalProcessAdapter, type LocalProcessHandle } from '../../src/process/local.js';
 import { readProcStat, readStartTicks, readState } from '../../src/process/proc-stat.js';
+import { eventually } from '../helper.js';
 
 const PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
 const BASE_ENV = { PATH, FOO: 'bar' };
@@ -55,17 +56,6 @@ async function fixture(t: Test): Promise<Fixture> {
       return handle;
     },
   };
-}
-
-/** Polls until `check` returns something other than undefined; generous, so slow machines pass. */
-async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Gone, or a zombie nobody reaps (a container's pid 1 may not): either way not running. */
