@@ -33,6 +33,8 @@ export const TERMINAL_STATUSES: readonly SessionStatus[] = [
   'terminated',
 ];
 
+export const isTerminalStatus = (status: SessionStatus) => TERMINAL_STATUSES.includes(status);
+
 export const SessionSchema = Type.Object(
   {
     id: Type.String(),

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import type { LogStreamName, SessionStore } from '../store/store.js';
 import { LogFollower } from './follower.js';
 import type { LogHub } from './hub.js';
-import { isTerminalStatus, type SessionWatch } from './session-watch.js';
+import { hasEnded, type SessionWatch } from './session-watch.js';
 import type { Session } from '../../schemas/session.js';
 import { drained } from './sse.js';
 import { Wakeup } from './wakeup.js';
@@ -25,13 +25,13 @@ export async function runRawFollow(options: RawFollowOptions): Promise<void> {
   const { res, session } = options;
   const follower = new LogFollower(options.store, session.id, options.stream, options.start);
   const wakeup = new Wakeup();
-  let ended = isTerminalStatus(session);
+  let ended = hasEnded(session);
   let gone = false;
   const unsubscribe = [
     options.hub.subscribe(session.id, options.stream, () => wakeup.wake()),
     options.watch.subscribe(session.id, (next) => {
       if (next === null) gone = true;
-      else if (isTerminalStatus(next)) ended = true;
+      else if (hasEnded(next)) ended = true;
       wakeup.wake();
     }),
   ];

@@ -2,7 +2,7 @@
 // however many clients watch it (the waiter is what notices a process that ended by itself).
 import type { EventEmitter } from 'node:events';
 import type { Session } from '../../schemas/session.js';
-import { TERMINAL_STATUSES } from '../../schemas/session.js';
+import { isTerminalStatus } from '../../schemas/session.js';
 
 /** What streams need of the session manager. */
 export interface SessionSource {
@@ -17,7 +17,8 @@ export type StatusListener = (session: Session | null) => void;
 /** Short, so a waiter outlives its last client by a few seconds at most. */
 const WAIT_SLICE_MS = 5000;
 
-export const isTerminalStatus = (session: Session) => TERMINAL_STATUSES.includes(session.status);
+/** The session has ended (a terminal status). */
+export const hasEnded = (session: Session) => isTerminalStatus(session.status);
 
 export class SessionWatch {
   private readonly listeners = new Map<string, Set<StatusListener>>();
@@ -55,7 +56,7 @@ export class SessionWatch {
     try {
       while (!this.closed && this.listeners.has(id)) {
         const session = await this.source.wait(id, WAIT_SLICE_MS);
-        if (isTerminalStatus(session)) {
+        if (hasEnded(session)) {
           // Someone else may have recorded the end (and emitted it) after a watcher read the
           // session but before it subscribed; wait() then returns the ended session without a new
           // event. Tell the watchers now, or their streams would never end. They ignore a status

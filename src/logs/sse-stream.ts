@@ -7,7 +7,7 @@ import type { LogStreamName, SessionStore } from '../store/store.js';
 import { LogFollower } from './follower.js';
 import type { LogHub } from './hub.js';
 import { LineSplitter } from './lines.js';
-import { isTerminalStatus, type SessionWatch } from './session-watch.js';
+import { hasEnded, type SessionWatch } from './session-watch.js';
 import { RETRY_MS, SseWriter, formatEvent } from './sse.js';
 import { Wakeup } from './wakeup.js';
 
@@ -96,7 +96,7 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
     while (!writer.isClosed && !gone) {
       // Seen before reading: if the session had ended by now, a pass that finds nothing new
       // proves every byte has been sent.
-      const endedBeforePass = isTerminalStatus(latest);
+      const endedBeforePass = hasEnded(latest);
       let progressed = false;
       for (const lane of lanes) {
         const read = await lane.follower.read(READ_CHUNK);

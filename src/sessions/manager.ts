@@ -9,7 +9,7 @@ import type { ListSessionsQuery, LogStreamName, StartSessionBody } from '../../s
 import type { LogsTail } from '../../schemas/responses.js';
 import {
   SessionSchema,
-  TERMINAL_STATUSES,
+  isTerminalStatus,
   type Metadata,
   type Session,
   type SessionRecord,
@@ -80,7 +80,7 @@ function canonical(value: unknown): string {
 const START_LOCK = '\0start';
 const ID_ATTEMPTS = 5;
 
-export const isTerminal = (status: SessionStatus) => TERMINAL_STATUSES.includes(status);
+const isTerminal = isTerminalStatus;
 
 /** The public resource: the record without what only the service needs. */
 export function toSession(record: SessionRecord): Session {
