@@ -48,11 +48,19 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
   let statusDue: Session | null = null;
   let gone = false;
 
+  if (options.alignTail) {
+    // Both streams, followed or not: the id names a position in each, and resuming it later with
+    // both streams must start each at a line start.
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const aligner = new LogFollower(options.store, session.id, stream, options.start[stream]);
+      await aligner.alignToLineStart(options.alignTail[stream]);
+      sent[stream] = aligner.offset;
+    }
+  }
+
   const lanes: Lane[] = await Promise.all(
     options.streams.map(async (stream) => {
-      const follower = new LogFollower(options.store, session.id, stream, options.start[stream]);
-      if (options.alignTail) await follower.alignToLineStart(options.alignTail[stream]);
-      sent[stream] = follower.offset;
+      const follower = new LogFollower(options.store, session.id, stream, sent[stream]);
       const lines = new LineSplitter();
       if ((await follower.previousByte()) === 0x0d) lines.resumeAfterCR();
       return { stream, follower, lines, partialSince: null };

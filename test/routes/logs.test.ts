@@ -75,3 +75,17 @@ t.test('raw log: whole, ranges, and bad ranges', async (t) => {
   t.equal(empty.body, '');
   assertProblem(t, await ctx.app.inject({ url: `/v1/sessions/${id}/logs/stdin` }), 400, 'validation_failed');
 });
+
+t.test('SSE from=tail on one stream: the id names a line start in both streams', async (t) => {
+  const ctx = await buildFakeApp(t);
+  const id = await startOne(ctx);
+  await ctx.processes.write(id, 'stdout', 'aaaa\nbbbb\n');
+  await ctx.processes.write(id, 'stderr', '1111\n2222\n');
+  ctx.processes.exit(id, 0);
+  // tail_bytes=7 starts each stream at byte 3, inside its first line; the next line starts at 5.
+  const res = await ctx.app.inject({ url: `/v1/sessions/${id}/logs/stream?from=tail&tail_bytes=7&streams=stdout` });
+  t.equal(res.statusCode, 200);
+  t.match(res.body, /id: 10-5\nevent: stdout\ndata: bbbb\n\n/);
+  t.notMatch(res.body, /event: stderr/);
+  t.match(res.body, /event: end/);
+});
