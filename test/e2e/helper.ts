@@ -1,12 +1,13 @@
 // End-to-end set-up: the real server (file store, local process adapter) listening on a free
 // port, spoken to over real HTTP with fetch. Teardown force-stops every live session, closes the
 // server and fails the test if any process is still running in the test's workspace.
-import { readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import type { Test } from 'tap';
 import { TERMINAL_STATUSES } from '../../schemas/session.js';
 import { buildApp } from '../../src/app.js';
 import type { Config } from '../../src/config.js';
 import { assertProblem, authHeader, eventually, testConfig } from '../helper.js';
+import { reapProcessesIn } from '../process-leaks.js';
 
 export type Json = Record<string, any>;
 
@@ -41,26 +42,7 @@ export interface Server {
   readonly closed: boolean;
 }
 
-/** A process that is still running: a zombie (reaped by nobody, say a container's pid 1) has stopped running. */
-export async function isRunning(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-  if (stat === null) return false;
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  return state !== 'Z';
-}
-
-/** Pids of the running processes whose working directory is inside `dir`. */
-export async function processesIn(dir: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => null);
-    if (cwd !== null && (cwd === dir || cwd.startsWith(`${dir}/`)) && (await isRunning(pid))) found.push(pid);
-  }
-  return found;
-}
+export { isRunning, processesIn } from '../process-leaks.js';
 
 /** Reads a file a session writes, once it is complete (ends with a newline). */
 export async function readWhenWritten(file: string, timeoutMs = 20_000): Promise<string> {
@@ -90,30 +72,11 @@ export async function startServer(t: Test, options: { env?: Record<string, strin
 
   // Registered before the server's own teardown, so it runs after it (tap runs teardowns last-in first-out).
   t.teardown(async () => {
-    let left: number[] = [];
-    try {
-      // Keepers take a moment to write exit.json and go after their session ended.
-      left = await eventually(async () => {
-        const pids = await processesIn(root);
-        return pids.length === 0 ? pids : undefined;
-      }, 15_000);
-    } catch {
-      left = await processesIn(root);
-    }
+    const left = await reapProcessesIn(root, 15_000);
     if (left.length > 0) {
-      const names = await Promise.all(
-        left.map(async (pid) => `${pid} ${(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ')}`),
-      );
-      for (const pid of left) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // Already gone: nothing left to clean up.
-        }
-      }
       // Throwing here skips the teardowns that remove the temporary folders: remove them now.
       await Promise.all([root, config.dataDir].map((dir) => rm(dir, { recursive: true, force: true })));
-      throw new Error(`processes left behind in ${root}:\n${names.join('\n')}`);
+      throw new Error(`processes left behind in ${root}:\n${left.join('\n')}`);
     }
   });
 

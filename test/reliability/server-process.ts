@@ -8,13 +8,15 @@
 // their keepers and the strangers the test spawned, and fails the test if any process is still
 // running in the workspace after that.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { SESSION_STATUSES, TERMINAL_STATUSES } from '../../schemas/session.js';
 import { eventually, tempDir, TEST_TOKENS } from '../helper.js';
+import { cmdline, isRunning, reapProcessesIn } from '../process-leaks.js';
+import { readProcStat } from '../../src/process/proc-stat.js';
 
 export type Json = Record<string, any>;
 
@@ -80,43 +82,8 @@ export function httpRequest(baseUrl: string, method: string, urlPath: string, op
 // ---------------------------------------------------------------------------------------------
 // /proc
 
-export interface ProcInfo {
-  state: string;
-  pgrp: number;
-  startTicks: number;
-}
-
-export async function procStat(pid: number): Promise<ProcInfo | null> {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return null;
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-  if (text === null) return null;
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0] ?? '?', pgrp: Number(rest[2]), startTicks: Number(rest[19]) };
-}
-
-/** Alive and not a zombie; with `startTicks`, also still the same process (not a reused pid). */
-export async function isRunning(pid: number, startTicks?: number): Promise<boolean> {
-  const stat = await procStat(pid);
-  if (stat === null || stat.state === 'Z' || stat.state === 'X') return false;
-  return startTicks === undefined || stat.startTicks === startTicks;
-}
-
-/** Pids of the running processes whose working directory is inside `dir`. */
-export async function processesIn(dir: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => null);
-    if (cwd !== null && (cwd === dir || cwd.startsWith(`${dir}/`)) && (await isRunning(pid))) found.push(pid);
-  }
-  return found;
-}
-
-export async function cmdline(pid: number): Promise<string> {
-  return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ').trim();
-}
+export { readProcStat as procStat } from '../../src/process/proc-stat.js';
+export { cmdline, isRunning, processesIn } from '../process-leaks.js';
 
 function kill(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -314,20 +281,8 @@ export async function deploy(t: Test, options: { env?: Record<string, string> } 
     for (const server of servers) if (server.alive) await server.kill('SIGKILL').catch(() => undefined);
     await killSessions(dataDir);
     for (const child of strangers) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    let left: number[] = [];
-    try {
-      left = await eventually(async () => {
-        const pids = await processesIn(root);
-        return pids.length === 0 ? pids : undefined;
-      }, 10_000);
-    } catch {
-      left = await processesIn(root);
-    }
-    if (left.length > 0) {
-      const names = await Promise.all(left.map(async (pid) => `${pid} ${await cmdline(pid)}`));
-      for (const pid of left) kill(pid, 'SIGKILL');
-      throw new Error(`processes left behind in ${root} that no session record names:\n${names.join('\n')}`);
-    }
+    const left = await reapProcessesIn(root, 10_000);
+    if (left.length > 0) throw new Error(`processes left behind in ${root} that no session record names:\n${left.join('\n')}`);
   });
 
   const deployment: Deployment = {
@@ -377,7 +332,7 @@ export async function deploy(t: Test, options: { env?: Record<string, string> } 
       strangers.push(child);
       const pid = child.pid;
       if (pid === undefined) throw new Error(`cannot spawn ${command}`);
-      const stat = await eventually(() => procStat(pid).then((s) => s ?? undefined));
+      const stat = await eventually(() => readProcStat(pid).then((s) => s ?? undefined));
       return { pid, startTicks: stat.startTicks };
     },
   };
