@@ -1,6 +1,7 @@
 // Request shapes: bodies, query strings and path parameters of the v1 routes, with their bounds.
 import { Type, type Static } from '@sinclair/typebox';
 import { SESSION_ID_MAX, SESSION_ID_PATTERN } from './common.js';
+import { LabelSelectorSchema, LabelsSchema } from './labels.js';
 import { SessionStatusSchema } from './session.js';
 
 const ShortText = (description: string) => Type.String({ minLength: 1, maxLength: 200, description });
@@ -44,6 +45,7 @@ export const StartSessionBodySchema = Type.Object(
     ),
     repository_write_allowed: Type.Optional(Type.Boolean({ default: true })),
     expects_report: Type.Optional(Type.Boolean({ default: false, description: 'the session is completed only when it writes report.md' })),
+    labels: Type.Optional(LabelsSchema),
   },
   { $id: 'StartSessionBody', additionalProperties: false },
 );
@@ -87,6 +89,7 @@ export const ListSessionsQuerySchema = Type.Object({
   executive: Type.Optional(Type.String({ maxLength: 200 })),
   mission_id: Type.Optional(Type.String({ maxLength: 200 })),
   assignment_id: Type.Optional(Type.String({ maxLength: 200 })),
+  label: Type.Optional(LabelSelectorSchema),
   limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
   cursor: Type.Optional(Type.String({ maxLength: 512, description: 'opaque; next_cursor of the previous page' })),
 });

@@ -1,6 +1,7 @@
 // The session resource, its status, its immutable metadata and the record the store keeps.
 import { Type, type Static } from '@sinclair/typebox';
 import { Nullable, Timestamp } from './common.js';
+import { LabelsSchema } from './labels.js';
 import './value-registry.js';
 
 export const SESSION_STATUSES = [
@@ -61,6 +62,14 @@ export const SessionSchema = Type.Object(
     runtime_write_root: Nullable(Type.String()),
     repository_write_allowed: Type.Boolean(),
     expects_report: Type.Boolean(),
+    labels: LabelsSchema,
+    stop_reason: Nullable(
+      Type.Unsafe<'requested' | 'max_runtime' | 'idle'>({
+        type: 'string',
+        enum: ['requested', 'max_runtime', 'idle'],
+        description: 'why the service ended it: requested (a stop or forced delete through the API), max_runtime, idle; null when it ended by itself',
+      }),
+    ),
   },
   { $id: 'Session', additionalProperties: false },
 );

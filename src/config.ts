@@ -28,6 +28,10 @@ export interface Config {
   logPollMs: number;
   /** Write requests a minute per token. */
   rateLimitPerMinute: number;
+  /** First delay before a failed webhook delivery is retried (it doubles from there). */
+  webhookRetryMs: number;
+  /** The supervisor's safety poll of live sessions (the runtime's watch does the fast path). */
+  supervisePollMs: number;
 }
 
 export class ConfigError extends Error {
@@ -133,5 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     sseKeepAliveMs: integer(env, 'SESSIOND_SSE_KEEPALIVE_MS', 15000, 10, 15000),
     logPollMs: integer(env, 'SESSIOND_LOG_POLL_MS', 500, 10, 60000),
     rateLimitPerMinute: integer(env, 'SESSIOND_RATE_LIMIT', 300, 1, 1000000),
+    webhookRetryMs: integer(env, 'SESSIOND_WEBHOOK_RETRY_MS', 5000, 1, 3600000),
+    supervisePollMs: integer(env, 'SESSIOND_SUPERVISE_POLL_MS', 2000, 10, 60000),
   };
 }

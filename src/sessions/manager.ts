@@ -232,6 +232,8 @@ export class SessionManager {
         handle: null,
         stop_requested_at: null,
         idempotency,
+        labels: body.labels ?? {},
+        stop_reason: null,
       };
       const metadata: Metadata = {
         id,

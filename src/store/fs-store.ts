@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Value } from '@sinclair/typebox/value';
 import { isSessionId as isValidSessionId } from '../../schemas/common.js';
+import { upgradeRecord } from '../../schemas/record-upgrade.js';
 import { MetadataSchema, SessionRecordSchema, type Metadata, type SessionRecord } from '../../schemas/session.js';
 import { errnoCode, fsyncDir, writeFileAtomic } from './atomic-write.js';
 import { KeyedLock } from '../keyed-lock.js';
@@ -317,7 +318,7 @@ export class FsStore implements SessionStore {
     await this.removeUnfinishedWrites(id);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(await readFile(join(this.sessionDir(id), RECORD_FILE), 'utf8'));
+      parsed = upgradeRecord(JSON.parse(await readFile(join(this.sessionDir(id), RECORD_FILE), 'utf8')));
     } catch (err) {
       this.markDamaged(id, err);
       return;

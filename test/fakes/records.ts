@@ -34,6 +34,8 @@ export function makeRecord(overrides: Partial<SessionRecord> = {}): SessionRecor
     expects_report: false,
     handle: { pid: 4242 },
     stop_requested_at: null,
+    labels: {},
+    stop_reason: null,
     ...overrides,
   };
 }
