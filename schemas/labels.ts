@@ -7,6 +7,7 @@ export const LABELS_MAX = 32;
 
 export const LabelsSchema = Type.Record(Type.String({ pattern: LABEL_KEY_PATTERN }), Type.String({ maxLength: LABEL_VALUE_MAX }), {
   maxProperties: LABELS_MAX,
+  additionalProperties: false,
   description: `string to string; at most ${LABELS_MAX}; keys match ${LABEL_KEY_PATTERN}, values at most ${LABEL_VALUE_MAX} characters`,
 });
 export type Labels = Static<typeof LabelsSchema>;

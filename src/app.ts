@@ -19,7 +19,10 @@ import { createLocalProcessAdapter } from './process/local.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes } from './routes/logs.js';
 import { sessionRoutes } from './routes/sessions.js';
-import { SessionManager } from './sessions/manager.js';
+import { SessionService } from './sessions/service.js';
+import { Supervisor } from './sessions/supervisor.js';
+import type { EventJournal } from './events/journal.js';
+import { MemoryJournal } from '../test/fakes/memory-journal.js';
 import { createFsStore } from './store/fs-store.js';
 import type { SessionStore } from './store/store.js';
 
@@ -29,6 +32,7 @@ export interface BuildAppOptions {
   config?: Config;
   store?: SessionStore;
   processes?: ProcessAdapter;
+  journal?: EventJournal;
   clock?: () => Date;
   /**
    * false for silence (tests), or where to write the log and at what level. The redaction of
@@ -79,10 +83,15 @@ export async function buildApp(options: BuildAppOptions = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const store = options.store ?? createFsStore({ dataDir: config.dataDir, log: app.log });
-  const processes = options.processes ?? createLocalProcessAdapter();
+  const processes = options.processes ?? createLocalProcessAdapter({ pollIntervalMs: config.supervisePollMs });
+  const journal = options.journal ?? new MemoryJournal();
+  const clock = options.clock ?? (() => new Date());
   await store.init();
-  const manager = new SessionManager({ store, processes, config, log: app.log, clock: options.clock });
-  await manager.recover();
+  await journal.init();
+  const supervisor = new Supervisor({ store, processes, journal, log: app.log, clock });
+  const sessions = new SessionService({ store, processes, supervisor, config, log: app.log, clock });
+  await sessions.init();
+  await supervisor.start();
 
   // The API takes JSON only: any other body is 415 unsupported_media_type, not a confusing 400.
   app.removeContentTypeParser('text/plain');
@@ -95,15 +104,17 @@ export async function buildApp(options: BuildAppOptions = {}) {
     return parseJson(request, body as string, done);
   });
 
-  const streams = new LogStreams({ store, sessions: manager, keepAliveMs: config.sseKeepAliveMs, pollIntervalMs: config.logPollMs, log: app.log });
+  const streams = new LogStreams({ store, sessions: { get: (id) => sessions.get(id), changes: supervisor.changes }, keepAliveMs: config.sseKeepAliveMs, pollIntervalMs: config.logPollMs, log: app.log });
 
-  app.decorate('sessions', manager);
+  app.decorate('sessions', sessions);
   app.decorate('logStreams', streams);
   // Open streams would hold close() forever: end them first; their sessions keep running.
   app.addHook('preClose', async () => streams.closeAll());
   app.addHook('onClose', async () => {
     streams.close();
+    supervisor.close();
     await processes.close();
+    await journal.close();
     await store.close();
   });
 
@@ -136,8 +147,8 @@ export async function buildApp(options: BuildAppOptions = {}) {
   });
   await app.register(openapi);
   await app.register(healthRoutes, { store });
-  await app.register(sessionRoutes, { manager });
-  await app.register(logRoutes, { manager, streams });
+  await app.register(sessionRoutes, { sessions });
+  await app.register(logRoutes, { sessions, streams });
   return app as unknown as FastifyInstance;
 }
 
@@ -158,7 +169,7 @@ async function resolveTokens(config: Config, log: FastifyBaseLogger): Promise<Co
 
 declare module 'fastify' {
   interface FastifyInstance {
-    sessions: SessionManager;
+    sessions: SessionService;
     logStreams: LogStreams;
   }
 }

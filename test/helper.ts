@@ -10,6 +10,7 @@ import type { ProcessAdapter } from '../src/process/adapter.js';
 import type { SessionStore } from '../src/store/store.js';
 import { createFakeProcessAdapter, type FakeProcessAdapter } from './fakes/fake-processes.js';
 import { createMemoryStore, type MemoryStore } from './fakes/memory-store.js';
+import { MemoryJournal } from './fakes/memory-journal.js';
 
 export async function tempDir(t: Test, prefix = 'sessiond-test-'): Promise<string> {
   const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), prefix)));
@@ -48,6 +49,7 @@ export interface FakeApp {
   app: Awaited<ReturnType<typeof buildApp>>;
   store: MemoryStore;
   processes: FakeProcessAdapter;
+  journal: MemoryJournal;
   config: Config;
   /** The workspace root: an existing directory sessions may run in. */
   root: string;
@@ -61,10 +63,12 @@ export async function buildFakeApp(
   const config = await testConfig(t, options.env);
   const store = createMemoryStore();
   const processes = createFakeProcessAdapter({ onOutput: (id, stream, data) => store.appendLog(id, stream, data) });
+  const journal = new MemoryJournal();
   const app = await buildApp({
     config,
     store: options.store ?? store,
     processes: options.processes ?? processes,
+    journal,
     clock: options.clock,
     logger: false,
     forceCloseConnections: true,
@@ -72,7 +76,7 @@ export async function buildFakeApp(
   t.teardown(() => app.close());
   withDefaultToken(app);
   const root = config.workspaceRoots[0] as string;
-  return { app, store, processes, config, root };
+  return { app, store, processes, journal, config, root };
 }
 
 /**

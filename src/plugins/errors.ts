@@ -87,7 +87,7 @@ export const MAX_PARAM_LENGTH = 256;
 async function errorsPlugin(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError | SessionError, request, reply) => {
     if (error instanceof SessionError) {
-      if (error.headers) reply.headers(error.headers);
+      if (error.code === 'range_not_satisfiable' && error.facts.size !== undefined) reply.header('content-range', `bytes */${error.facts.size}`);
       if (error.status >= 500) request.log.error({ err: error.cause ?? error, code: error.code }, 'request failed');
       return sendProblem(reply, request, error.code, error.detail);
     }

@@ -45,7 +45,7 @@ export interface ProcessAdapter {
   launch(spec: LaunchSpec): Promise<ProcessHandle>;
 
   /**
-   * Called on every read of a live session. Must not be fooled by a reused pid: a handle whose
+   * Called by the supervisor at start-up for each live session, and by its safety checks. Must not be fooled by a reused pid: a handle whose
    * process is gone, or whose pid now belongs to another process, is `ended`.
    */
   inspect(handle: ProcessHandle): Promise<ProcessState>;
@@ -57,8 +57,20 @@ export interface ProcessAdapter {
    */
   terminate(handle: ProcessHandle, graceMs: number): Promise<ProcessState>;
 
-  /** Called by wait: resolves when the process has ended or `timeoutMs` passed, with the state then. */
-  waitForExit(handle: ProcessHandle, timeoutMs: number): Promise<ProcessState>;
+  /**
+   * Called once by the supervisor at start-up: `onEnded` hears, soon after (within a second), of
+   * every tracked session whose process has ended, with how it ended, whether or not anyone
+   * reads the session. One mechanism for all sessions (the local adapter: inotify on the
+   * keepers' state folders plus one slow safety poll). It may hear of one end more than once.
+   * Returns the function that stops watching.
+   */
+  watch(onEnded: (sessionId: string, state: Extract<ProcessState, { state: 'ended' }>) => void): () => void;
+
+  /** Called by the supervisor for each live session (after a launch, or at start-up): watch it. */
+  track(sessionId: string, handle: ProcessHandle): void;
+
+  /** Called once the session's end is recorded (or it is deleted): stop watching it. */
+  untrack(sessionId: string): void;
 
   /**
    * Called once at start-up for each session left in `starting` without a handle (the service

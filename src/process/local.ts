@@ -30,7 +30,7 @@ export interface LocalProcessHandle {
 export interface LocalProcessAdapterOptions {
   /** The compiled keeper. Default: keeper.js next to this module. */
   keeperPath?: string;
-  /** How often waitForExit polls, besides watching the state folder. Default 100 ms. */
+  /** The safety poll of tracked sessions, besides inotify on their state folders. Default 1000 ms. */
   pollIntervalMs?: number;
 }
 
@@ -49,7 +49,7 @@ const KEEPER_FINISH_MS = 1_000;
 const KEEPER_FINISH_POLL_MS = 10;
 
 const RUNNING: ProcessState = { state: 'running' };
-const ENDED_UNKNOWN: ProcessState = { state: 'ended', exit_code: null, exit_signal: null, ended_at: null };
+const ENDED_UNKNOWN: Extract<ProcessState, { state: 'ended' }> = { state: 'ended', exit_code: null, exit_signal: null, ended_at: null };
 
 function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
@@ -178,7 +178,7 @@ function readReport(keeper: ChildProcess): Promise<KeeperReport> {
 
 export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = {}): ProcessAdapter {
   const keeperPath = options.keeperPath ?? fileURLToPath(new URL('./keeper.js', import.meta.url));
-  const pollIntervalMs = options.pollIntervalMs ?? 100;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
   let closed = false;
   // Everything pending that close() must cut short: sleeps and waitForExit calls.
   const cancels = new Set<() => void>();
@@ -195,6 +195,52 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       const timer = setTimeout(cancel, ms);
       cancels.add(cancel);
     });
+
+  type EndedState = Extract<ProcessState, { state: 'ended' }>;
+  interface Tracked {
+    h: LocalProcessHandle;
+    watcher: FSWatcher | undefined;
+    /** An inspection is under way; `again` asks for one more after it (an event came meanwhile). */
+    checking: boolean;
+    again: boolean;
+  }
+  const tracked = new Map<string, Tracked>();
+  const listeners = new Set<(sessionId: string, state: EndedState) => void>();
+  let pollTimer: NodeJS.Timeout | null = null;
+
+  const untrackOne = (sessionId: string): void => {
+    const entry = tracked.get(sessionId);
+    if (!entry) return;
+    entry.watcher?.close();
+    tracked.delete(sessionId);
+  };
+
+  /** Inspects one tracked session and reports its end; one inspection at a time per session. */
+  const check = (sessionId: string): void => {
+    const entry = tracked.get(sessionId);
+    if (!entry || closed) return;
+    if (entry.checking) {
+      entry.again = true;
+      return;
+    }
+    entry.checking = true;
+    inspectLocal(entry.h).then(
+      (state) => {
+        entry.checking = false;
+        if (tracked.get(sessionId) !== entry) return;
+        if (state.state === 'ended') for (const listener of [...listeners]) listener(sessionId, state);
+        else if (entry.again) {
+          entry.again = false;
+          check(sessionId);
+        }
+      },
+      () => {
+        // An I/O error reading the state folder: not a fact about the process. The next event
+        // or poll looks again.
+        entry.checking = false;
+      },
+    );
+  };
 
   const inspectLocal = async (h: LocalProcessHandle): Promise<ProcessState> => {
     const recorded = await readExit(h.state_dir);
@@ -306,59 +352,54 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       return waitEnded(h, AFTER_KILL_WAIT_MS);
     },
 
-    async waitForExit(handle: ProcessHandle, timeoutMs: number): Promise<ProcessState> {
-      const h = asLocal(handle);
-      if (!h) return ENDED_UNKNOWN;
-      const first = await inspectLocal(h);
-      if (first.state === 'ended' || closed) return first;
+    watch(listener: (sessionId: string, state: EndedState) => void): () => void {
+      listeners.add(listener);
+      if (!pollTimer && !closed) {
+        // The safety net: a keeper killed with -9 writes no exit.json, and inotify can miss events.
+        pollTimer = setInterval(() => {
+          for (const id of tracked.keys()) check(id);
+        }, pollIntervalMs);
+        pollTimer.unref();
+      }
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size > 0 || !pollTimer) return;
+        clearInterval(pollTimer);
+        pollTimer = null;
+      };
+    },
 
-      return new Promise<ProcessState>((resolve, reject) => {
-        let done = false;
-        let checking = false;
-        let watcher: FSWatcher | undefined;
-        const finish = (outcome: () => void): void => {
-          if (done) return;
-          done = true;
-          watcher?.close();
-          clearInterval(poll);
-          clearTimeout(deadline);
-          cancels.delete(cancel);
-          outcome();
-        };
-        const cancel = (): void => finish(() => resolve(RUNNING));
-        const check = (): void => {
-          if (done || checking) return;
-          checking = true;
-          inspectLocal(h).then(
-            (state) => {
-              checking = false;
-              if (state.state === 'ended') finish(() => resolve(state));
-            },
-            (err: unknown) => finish(() => reject(err)),
-          );
-        };
-        // The poll also catches a process that vanished without exit.json (keeper killed).
-        const poll = setInterval(check, pollIntervalMs);
-        const deadline = setTimeout(() => {
-          inspectLocal(h).then(
-            (state) => finish(() => resolve(state)),
-            (err: unknown) => finish(() => reject(err)),
-          );
-        }, timeoutMs);
-        cancels.add(cancel);
-        try {
-          watcher = watch(h.state_dir, (_event, filename) => {
-            if (filename === null || filename === EXIT_FILE) check();
-          });
-          // A watcher that breaks (folder removed) leaves the poll in charge.
-          watcher.on('error', () => watcher?.close());
-        } catch {
-          // No watcher (folder missing, or out of inotify watches): the poll still finds the end.
-          watcher = undefined;
-        }
-        // Closes the gap between the first inspect and the watcher being in place.
-        check();
-      });
+    track(sessionId: string, handle: ProcessHandle): void {
+      untrackOne(sessionId);
+      const h = asLocal(handle);
+      if (!h) {
+        // Nothing this adapter can watch (a failed launch's handle): it has ended, status unknown.
+        queueMicrotask(() => {
+          for (const listener of [...listeners]) listener(sessionId, ENDED_UNKNOWN);
+        });
+        return;
+      }
+      const entry: Tracked = { h, watcher: undefined, checking: false, again: false };
+      tracked.set(sessionId, entry);
+      try {
+        entry.watcher = watch(h.state_dir, (_event, filename) => {
+          if (filename === null || filename === EXIT_FILE) check(sessionId);
+        });
+        // A watcher that breaks (folder removed) leaves the poll in charge.
+        entry.watcher.on('error', () => {
+          entry.watcher?.close();
+          entry.watcher = undefined;
+        });
+      } catch {
+        // No watcher (folder missing, or out of inotify watches): the safety poll still finds the end.
+        entry.watcher = undefined;
+      }
+      // Closes the gap between launch (or adoption) and the watcher being in place.
+      check(sessionId);
+    },
+
+    untrack(sessionId: string): void {
+      untrackOne(sessionId);
     },
 
     async recover(stateDir: string): Promise<ProcessHandle | null> {
@@ -384,6 +425,9 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
 
     async close(): Promise<void> {
       closed = true;
+      if (pollTimer) clearInterval(pollTimer);
+      pollTimer = null;
+      for (const id of [...tracked.keys()]) untrackOne(id);
       for (const cancel of [...cancels]) cancel();
     },
   };

@@ -14,13 +14,13 @@ import type { LogStreams } from '../logs/streams.js';
 import { SSE_HEADERS } from '../logs/sse.js';
 import type { LogStreamName } from '../store/store.js';
 import { LogsTailSchema } from '../../schemas/responses.js';
-import type { SessionManager } from '../sessions/manager.js';
+import type { SessionService } from '../sessions/service.js';
 import { openLiveResponse } from './live.js';
 import { parseRange } from './range.js';
 import { problems } from './responses.js';
 
 export interface LogRoutesOptions {
-  manager: SessionManager;
+  sessions: SessionService;
   streams: LogStreams;
 }
 
@@ -37,7 +37,7 @@ function parseEventId(value: string | undefined): { stdout: number; stderr: numb
   return { stdout, stderr };
 }
 
-export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app, { manager, streams }) => {
+export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app, { sessions, streams }) => {
   app.get(
     '/v1/sessions/:id/logs/stream',
     {
@@ -65,7 +65,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
-      const session = await manager.get(request.params.id);
+      const session = await sessions.get(request.params.id);
       // The header wins: EventSource sends the newest id on each reconnect, while a query value
       // in the URL stays what it was when the page built it.
       const resume = parseEventId(request.headers['last-event-id']) ?? parseEventId(request.query.last_event_id);
@@ -98,7 +98,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
         response: { 200: ref(LogsTailSchema), ...problems('session_not_found', 'validation_failed') },
       },
     },
-    async (request) => manager.tail(request.params.id, request.query.tail_bytes),
+    async (request) => sessions.tail(request.params.id, request.query.tail_bytes),
   );
 
   app.get(
@@ -127,14 +127,14 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
     },
     async (request, reply) => {
       if (request.query.follow) {
-        const session = await manager.get(request.params.id);
+        const session = await sessions.get(request.params.id);
         const res = openLiveResponse(reply, { ...LIVE_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
         if (request.method === 'HEAD') return void res.end();
         await streams.rawFollow(session, request.params.stream, res);
         return;
       }
       const range = parseRange(request.headers.range);
-      const log = await manager.rawLog(request.params.id, request.params.stream, range ?? undefined);
+      const log = await sessions.rawLog(request.params.id, request.params.stream, range ?? undefined);
       reply.header('accept-ranges', 'bytes').type('text/plain; charset=utf-8');
       if (range && log.range) {
         reply.code(206).header('content-range', `bytes ${log.range.start}-${log.range.end}/${log.size}`);

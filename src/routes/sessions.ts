@@ -1,4 +1,4 @@
-// Session routes: start, list, read, metadata, stop, wait, delete, report. Each handler is one manager call.
+// Session routes: start, list, read, metadata, stop, wait, delete, report. Each handler is one service call.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ref } from '../../schemas/common.js';
@@ -13,11 +13,11 @@ import {
 } from '../../schemas/requests.js';
 import { SessionListSchema } from '../../schemas/responses.js';
 import { MetadataSchema, SessionSchema } from '../../schemas/session.js';
-import type { SessionManager } from '../sessions/manager.js';
+import type { SessionService } from '../sessions/service.js';
 import { problems } from './responses.js';
 
 export interface SessionRoutesOptions {
-  manager: SessionManager;
+  sessions: SessionService;
 }
 
 const session = ref(SessionSchema);
@@ -28,7 +28,7 @@ const emptyBodyIsEmptyObject = async (request: { body: unknown }) => {
   if (request.body === undefined || request.body === null) request.body = {};
 };
 
-export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, { manager }) => {
+export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, { sessions }) => {
   app.post(
     '/v1/sessions',
     {
@@ -57,7 +57,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
       },
     },
     async (request, reply) => {
-      const { session: created, replayed } = await manager.start(request.body, {
+      const { session: created, replayed } = await sessions.start(request.body, {
         idempotencyKey: request.headers['idempotency-key'],
         caller: request.auth?.key,
       });
@@ -76,7 +76,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
         response: { 200: ref(SessionListSchema), ...problems('validation_failed') },
       },
     },
-    async (request) => manager.list(request.query),
+    async (request) => sessions.list(request.query),
   );
 
   app.get(
@@ -89,7 +89,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
         response: { 200: session, ...problems('session_not_found', 'session_damaged') },
       },
     },
-    async (request) => manager.get(request.params.id),
+    async (request) => sessions.get(request.params.id),
   );
 
   app.get(
@@ -102,7 +102,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
         response: { 200: ref(MetadataSchema), ...problems('session_not_found') },
       },
     },
-    async (request) => manager.metadata(request.params.id),
+    async (request) => sessions.metadata(request.params.id),
   );
 
   app.post(
@@ -118,7 +118,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
         response: { 200: session, ...problems('session_not_found', 'validation_failed') },
       },
     },
-    async (request) => manager.stop(request.params.id, request.body.grace_ms),
+    async (request) => sessions.stop(request.params.id, request.body.grace_ms),
   );
 
   app.post(
@@ -134,7 +134,18 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
         response: { 200: session, ...problems('session_not_found', 'validation_failed') },
       },
     },
-    async (request) => manager.wait(request.params.id, request.body.timeout_ms ?? WAIT_DEFAULT_MS),
+    async (request, reply) => {
+      // A client that goes away releases its wait at once; nothing keeps waiting for nobody.
+      // (The response's 'close' is the connection's; the request's fires once its body is read.)
+      const gone = new AbortController();
+      const onClose = () => gone.abort();
+      reply.raw.once('close', onClose);
+      try {
+        return await sessions.wait(request.params.id, request.body.timeout_ms ?? WAIT_DEFAULT_MS, gone.signal);
+      } finally {
+        reply.raw.off('close', onClose);
+      }
+    },
   );
 
   app.delete(
@@ -153,7 +164,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
       },
     },
     async (request, reply) => {
-      await manager.delete(request.params.id, request.query.force);
+      await sessions.delete(request.params.id, request.query.force);
       return reply.code(204).send(null);
     },
   );
@@ -176,7 +187,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
       },
     },
     async (request, reply) => {
-      const report = await manager.report(request.params.id);
+      const report = await sessions.report(request.params.id);
       return reply.type('text/markdown; charset=utf-8').send(report);
     },
   );

@@ -34,15 +34,35 @@ export class SessionError extends Error {
   constructor(
     readonly code: ErrorCode,
     readonly detail: string,
-    options?: { cause?: unknown; headers?: Record<string, string> },
+    options?: { cause?: unknown; facts?: ErrorFacts },
   ) {
     super(detail, options);
     this.name = 'SessionError';
     this.status = ERRORS[code].status;
     this.title = ERRORS[code].title;
-    this.headers = options?.headers;
+    this.facts = options?.facts ?? {};
   }
-  readonly headers: Record<string, string> | undefined;
+  /** What the HTTP layer may need to say more (a log's size for Content-Range); no HTTP here. */
+  readonly facts: ErrorFacts;
+}
+
+export interface ErrorFacts {
+  /** The size of the resource a range missed. */
+  size?: number;
 }
 
 export const sessionNotFound = (id: string) => new SessionError('session_not_found', `no session with id ${id}`);
+
+/** Store faults become coded API errors; the cause goes to the log, not to the client. */
+export function storeFailure(err: unknown, log: { error(obj: object, msg: string): void }): SessionError {
+  if (err instanceof SessionError) return err;
+  if ((err as { code?: string } | null)?.code === 'not_found' && (err as Error).name === 'StoreError') {
+    return new SessionError('session_not_found', (err as Error).message);
+  }
+  log.error({ err }, 'store failure');
+  const cause = (err as { cause?: { code?: string } } | null)?.cause;
+  if (cause?.code === 'ENOSPC' || (err as { code?: string } | null)?.code === 'ENOSPC') {
+    return new SessionError('insufficient_storage', 'the data directory is out of space');
+  }
+  return new SessionError('unavailable', 'the session store could not be written');
+}

@@ -35,6 +35,8 @@ const DIR_MODE = 0o700;
 /** Records hold prompts, paths and commands: readable by the service's user only. */
 const FILE_MODE = 0o600;
 const RECORD_FILE = 'session.json';
+/** The process adapter's own per-session files (keeper.json, exit.json). */
+const STATE_DIR = 'run';
 const METADATA_FILE = 'metadata.json';
 /** A temporary file of writeFileAtomic for session.json (see atomic-write.ts for the name). */
 const RECORD_TMP = /^\.session\.json\.\d+\.[0-9a-f]+\.tmp$/;
@@ -207,8 +209,10 @@ export class FsStore implements SessionStore {
 
   logLocation(id: string): LogLocation {
     if (!isValidSessionId(id)) throw notFound(id);
-    const stateDir = this.sessionDir(id);
-    return { stdout: join(stateDir, LOG_FILES.stdout), stderr: join(stateDir, LOG_FILES.stderr), stateDir };
+    const dir = this.sessionDir(id);
+    // The keeper's files live in a folder of their own, so watching them is not woken by every
+    // write to the logs next door.
+    return { stdout: join(dir, LOG_FILES.stdout), stderr: join(dir, LOG_FILES.stderr), stateDir: join(dir, STATE_DIR) };
   }
 
   async logStat(id: string, stream: LogStreamName): Promise<LogStat> {

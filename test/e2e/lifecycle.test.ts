@@ -234,7 +234,7 @@ t.test('restart: sessions outlive the service, and their end is known after it',
   t.ok(await isRunning(long.pid), 'closing the service leaves its sessions running');
   // The short one ends while no server is watching: its keeper records the status.
   await fs.writeFile(shortFlag, '');
-  const exitFile = path.join(config.dataDir, 'sessions', short.id, 'exit.json');
+  const exitFile = path.join(config.dataDir, 'sessions', short.id, 'run', 'exit.json');
   await readWhenWritten(exitFile);
   t.notOk(await isRunning(short.pid), 'it ended');
 

@@ -20,12 +20,17 @@ export interface FakeProcessAdapter extends ProcessAdapter {
   readonly launched: LaunchSpec[];
   /** Every signal terminate "sent", in order. */
   readonly signals: Array<{ sessionId: string; signal: string }>;
+  /** How many times inspect was called (reads must not call it). */
+  inspections: number;
   /** When set, the next launch rejects with LaunchError(this message); then it is cleared. */
   failNextLaunch: string | null;
   /** Passes output on to onOutput, as if the process had written it. */
   write(sessionId: string, stream: FakeStream, data: string): Promise<void>;
-  /** Ends the process (resolving pending waits); a no-op if it has already ended. */
-  exit(sessionId: string, code: number | null, signal?: string | null): void;
+  /**
+   * Ends the process, as the real watch would see it; resolves once the watcher (the supervisor)
+   * has recorded the end. A no-op if it has already ended.
+   */
+  exit(sessionId: string, code: number | null, signal?: string | null): Promise<void>;
   isRunning(sessionId: string): boolean;
   /** Makes the process ignore SIGTERM: terminate then kills it after its grace. */
   ignoreTerm(sessionId: string): void;
@@ -42,7 +47,8 @@ interface FakeProcess {
   onEnd: Set<() => void>;
 }
 
-const ENDED_UNKNOWN: ProcessState = { state: 'ended', exit_code: null, exit_signal: null, ended_at: null };
+type Ended = Extract<ProcessState, { state: 'ended' }>;
+const ENDED_UNKNOWN: Ended = { state: 'ended', exit_code: null, exit_signal: null, ended_at: null };
 
 export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}): FakeProcessAdapter {
   const processes = new Map<string, FakeProcess>();
@@ -61,11 +67,21 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
     return typeof id === 'string' ? processes.get(id) : undefined;
   };
 
-  const end = (proc: FakeProcess, code: number | null, signal: string | null): void => {
-    if (proc.state.state === 'ended') return;
+  let onEnded: ((sessionId: string, state: Ended) => unknown) | null = null;
+  const tracked = new Set<string>();
+
+  /** Tells the watcher, and resolves once it has handled the end (the supervisor's write included). */
+  const tell = async (sessionId: string, state: ProcessState): Promise<void> => {
+    if (state.state !== 'ended' || !tracked.has(sessionId)) return;
+    await onEnded?.(sessionId, state);
+  };
+
+  const end = (sessionId: string, proc: FakeProcess, code: number | null, signal: string | null): Promise<void> => {
+    if (proc.state.state === 'ended') return Promise.resolve();
     proc.state = { state: 'ended', exit_code: code, exit_signal: signal, ended_at: new Date().toISOString() };
     for (const notify of [...proc.onEnd]) notify();
     proc.onEnd.clear();
+    return tell(sessionId, proc.state);
   };
 
   /** Resolves with the state once the process ends or after `ms` (real time), whichever first. */
@@ -88,6 +104,7 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
   const adapter: FakeProcessAdapter = {
     launched: [],
     signals: [],
+    inspections: 0,
     failNextLaunch: null,
 
     async launch(spec: LaunchSpec): Promise<ProcessHandle> {
@@ -104,6 +121,7 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
     },
 
     async inspect(handle: ProcessHandle): Promise<ProcessState> {
+      adapter.inspections += 1;
       return find(handle)?.state ?? ENDED_UNKNOWN;
     },
 
@@ -114,21 +132,34 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
       const sessionId = (handle as FakeHandle).fake_id;
       adapter.signals.push({ sessionId, signal: 'SIGTERM' });
       if (!proc.ignoresTerm) {
-        end(proc, null, 'SIGTERM');
+        void end(sessionId, proc, null, 'SIGTERM');
         return proc.state;
       }
       // A test may still end it by hand during the grace.
       await waitFor(proc, graceMs);
       if (proc.state.state === 'running') {
         adapter.signals.push({ sessionId, signal: 'SIGKILL' });
-        end(proc, null, 'SIGKILL');
+        void end(sessionId, proc, null, 'SIGKILL');
       }
       return proc.state;
     },
 
-    waitForExit(handle: ProcessHandle, timeoutMs: number): Promise<ProcessState> {
+    watch(listener): () => void {
+      onEnded = listener;
+      return () => {
+        if (onEnded === listener) onEnded = null;
+      };
+    },
+
+    track(sessionId: string, handle: ProcessHandle): void {
       const proc = find(handle);
-      return proc ? waitFor(proc, timeoutMs) : Promise.resolve(ENDED_UNKNOWN);
+      tracked.add(sessionId);
+      // Adopted already ended: say so, as the real watch would on its first look.
+      if (!proc || proc.state.state === 'ended') void tell(sessionId, proc?.state ?? ENDED_UNKNOWN);
+    },
+
+    untrack(sessionId: string): void {
+      tracked.delete(sessionId);
     },
 
     async recover(): Promise<ProcessHandle | null> {
@@ -148,8 +179,8 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
       await options.onOutput?.(sessionId, stream, data);
     },
 
-    exit(sessionId: string, code: number | null, signal: string | null = null): void {
-      end(get(sessionId), code, signal);
+    exit(sessionId: string, code: number | null, signal: string | null = null): Promise<void> {
+      return end(sessionId, get(sessionId), code, signal);
     },
 
     isRunning(sessionId: string): boolean {

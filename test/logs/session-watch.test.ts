@@ -10,14 +10,12 @@ import { SseClient, sleep, useToken } from '../streaming/helper.js';
 
 const session = (status: Session['status']) => makeRecord({ id: 'watched-1', status }) as unknown as Session;
 
-t.test('a watcher is told the end even when wait() finds it already recorded (no event)', async (t) => {
-  const events = new EventEmitter<{ status: [Session] }>();
-  const source: SessionSource = {
-    get: async () => session('exited'),
-    // The end was recorded (and emitted) before this watcher came: wait() just returns it.
-    wait: async () => session('exited'),
-    events,
-  };
+type Change = { type: string; session: Session };
+
+t.test('a watcher is told the end even when it was recorded before it subscribed (no change comes)', async (t) => {
+  const changes = new EventEmitter<{ change: [Change] }>();
+  // The end was recorded (and announced) before this watcher came: only a read can tell it.
+  const source: SessionSource = { get: async () => session('exited'), changes };
   const watch = new SessionWatch(source);
   t.teardown(() => watch.close());
   const seen: Array<string | null> = [];
@@ -26,14 +24,9 @@ t.test('a watcher is told the end even when wait() finds it already recorded (no
   t.same(seen, ['exited']);
 });
 
-t.test('status events reach every watcher of the session, and only of that session', async (t) => {
-  const events = new EventEmitter<{ status: [Session] }>();
-  let release: (s: Session) => void = () => undefined;
-  const source: SessionSource = {
-    get: async () => session('running'),
-    wait: () => new Promise<Session>((resolve) => (release = resolve)),
-    events,
-  };
+t.test('changes reach every watcher of the session, and only of that session', async (t) => {
+  const changes = new EventEmitter<{ change: [Change] }>();
+  const source: SessionSource = { get: () => new Promise<Session>(() => undefined), changes };
   const watch = new SessionWatch(source);
   t.teardown(() => watch.close());
   const a: string[] = [];
@@ -42,23 +35,28 @@ t.test('status events reach every watcher of the session, and only of that sessi
   watch.subscribe('watched-1', (s) => a.push(s?.status ?? 'gone'));
   const offB = watch.subscribe('watched-1', (s) => b.push(s?.status ?? 'gone'));
   watch.subscribe('other-1', (s) => other.push(s?.status ?? 'gone'));
-  events.emit('status', session('stopped'));
+  changes.emit('change', { type: 'session.ended', session: session('stopped') });
   offB();
-  events.emit('status', session('stopped'));
+  changes.emit('change', { type: 'session.ended', session: session('stopped') });
   t.same(a, ['stopped', 'stopped']);
   t.same(b, ['stopped'], 'unsubscribed: no more calls');
   t.same(other, []);
-  release(session('stopped'));
 });
 
-t.test('a deleted session (wait throws) tells its watchers null', async (t) => {
-  const source: SessionSource = {
-    get: async () => session('running'),
-    wait: async () => {
-      throw new Error('not found');
-    },
-    events: new EventEmitter<{ status: [Session] }>(),
-  };
+t.test('a deleted session tells its watchers null', async (t) => {
+  const changes = new EventEmitter<{ change: [Change] }>();
+  const source: SessionSource = { get: () => new Promise<Session>(() => undefined), changes };
+  const watch = new SessionWatch(source);
+  t.teardown(() => watch.close());
+  const seen: Array<Session | null> = [];
+  watch.subscribe('watched-1', (s) => seen.push(s));
+  changes.emit('change', { type: 'session.deleted', session: session('exited') });
+  t.same(seen, [null]);
+});
+
+t.test('a session that cannot be read (gone) tells its watchers null', async (t) => {
+  const changes = new EventEmitter<{ change: [Change] }>();
+  const source: SessionSource = { get: async () => Promise.reject(new Error('not found')), changes };
   const watch = new SessionWatch(source);
   t.teardown(() => watch.close());
   const seen: Array<Session | null> = [];
@@ -95,7 +93,7 @@ async function raceSetup(t: Test) {
   ctx.store.logStat = async (...args) => {
     if (armed) {
       armed = false;
-      ctx.processes.exit(id, 0);
+      await ctx.processes.exit(id, 0);
       await sleep(100);
     }
     return realStat(...args);

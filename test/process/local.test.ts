@@ -64,10 +64,26 @@ async function isDead(pid: number): Promise<boolean> {
   return state === null || state === 'Z';
 }
 
-async function ended(adapter: ProcessAdapter, handle: ProcessHandle): Promise<Extract<ProcessState, { state: 'ended' }>> {
-  const state = await adapter.waitForExit(handle, 10_000);
-  if (state.state !== 'ended') throw new Error('process still running after 10 s');
-  return state;
+let watchCount = 0;
+
+/** The end of `handle` as the adapter's watch reports it (nobody inspects in between). */
+function ended(adapter: ProcessAdapter, handle: ProcessHandle, timeoutMs = 10_000): Promise<Extract<ProcessState, { state: 'ended' }>> {
+  const id = `watched-${++watchCount}`;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      adapter.untrack(id);
+      reject(new Error(`process still running after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = adapter.watch((sessionId, state) => {
+      if (sessionId !== id) return;
+      clearTimeout(timer);
+      off();
+      adapter.untrack(id);
+      resolve(state);
+    });
+    adapter.track(id, handle);
+  });
 }
 
 t.test('launch: a running process in its own process group, apart from its keeper', async (t) => {
@@ -229,7 +245,7 @@ t.test('a handle the adapter did not write is ended', async (t) => {
   const f = await fixture(t);
   t.match(await f.adapter.inspect({ pid: null }), { state: 'ended', exit_code: null });
   t.match(await f.adapter.terminate({ pid: null }, 100), { state: 'ended' });
-  t.match(await f.adapter.waitForExit({ pid: null }, 100), { state: 'ended' });
+  t.match(await ended(f.adapter, { pid: null }, 1000), { state: 'ended', exit_code: null });
 });
 
 t.test('the keeper exits once the command has ended', async (t) => {
@@ -253,33 +269,36 @@ t.test('a process gone without exit.json (its keeper was killed) is ended with a
   process.kill(handle.keeper_pid, 'SIGKILL');
   await eventually(async () => ((await isDead(handle.keeper_pid)) ? true : undefined));
   t.same(await f.adapter.inspect(handle), { state: 'running' }, 'the session outlives its keeper');
-  const waiting = f.adapter.waitForExit(handle, 10_000);
+  // No exit.json will appear: only the safety poll can see this end.
+  const waiting = ended(f.adapter, handle);
   process.kill(handle.pid, 'SIGKILL');
   t.same(await waiting, { state: 'ended', exit_code: null, exit_signal: null, ended_at: null });
 });
 
-t.test('waitForExit: running after its timeout, ended as soon as the process ends', async (t) => {
+t.test('watch: an end is heard within a second, from exit.json, without any read', async (t) => {
+  // A safety poll far longer than the test: only inotify on the state folder can be this quick.
+  const adapter = createLocalProcessAdapter({ pollIntervalMs: 60_000 });
+  t.teardown(() => adapter.close());
   const f = await fixture(t);
   const handle = await f.launch('sleep', ['60']);
-  t.same(await f.adapter.waitForExit(handle, 100), { state: 'running' });
-  const started = Date.now();
-  const waiting = f.adapter.waitForExit(handle, 30_000);
+  const waiting = ended(adapter, handle, 30_000);
+  const killedAt = performance.now();
   process.kill(handle.pid, 'SIGTERM');
   t.match(await waiting, { state: 'ended', exit_signal: 'SIGTERM' });
-  t.ok(Date.now() - started < 15_000, 'well before the timeout');
+  t.ok(performance.now() - killedAt < 1000, 'heard within 1 s');
 });
 
-t.test('close settles pending waits; the process keeps running', async (t) => {
+t.test('close stops the watch; the process keeps running and a new adapter finds it', async (t) => {
   const f = await fixture(t);
   const handle = await f.launch('sleep', ['60']);
-  const waiting = f.adapter.waitForExit(handle, 30_000);
-  // Let the wait get past its first inspect and set up its watcher.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  let heard = 0;
+  f.adapter.watch(() => heard++);
+  f.adapter.track('closing-1', handle);
   await f.adapter.close();
-  t.same(await waiting, { state: 'running' });
   t.equal(await readStartTicks(handle.pid), handle.start_ticks, 'still alive');
   const again = createLocalProcessAdapter();
   t.same(await again.inspect(handle), { state: 'running' }, 'a new adapter finds it from the handle');
   t.match(await again.terminate(handle, 5_000), { state: 'ended', exit_signal: 'SIGTERM' });
   await again.close();
+  t.equal(heard, 0, 'the closed adapter told nobody');
 });

@@ -57,7 +57,7 @@ async function burstThenKill(t: Test, killWhen: 'answers' | 'first-record'): Pro
     t.equal(meta.json().id, id);
     if (s.status === 'running') {
       t.ok(await isRunning(s.pid), `${id}: running with a live pid ${s.pid}`);
-      const keeper = await readJsonWhenWritten(path.join(d.sessionDir(id), 'keeper.json'));
+      const keeper = await readJsonWhenWritten(path.join(d.stateDir(id), 'keeper.json'));
       t.equal(keeper.pid, s.pid, `${id}: the pid its keeper started`);
     } else {
       t.ok(TERMINAL.includes(s.status), `${id}: terminal (${s.status}${s.status_reason ? `: ${s.status_reason}` : ''})`);
@@ -82,7 +82,7 @@ async function burstThenKill(t: Test, killWhen: 'answers' | 'first-record'): Pro
   // or its keeper): no process runs on under a record that says it failed or ended.
   const running = items.filter((s) => s.status === 'running');
   const keepers = new Set<number>();
-  for (const s of running) keepers.add((await readJsonWhenWritten(path.join(d.sessionDir(s.id), 'keeper.json'))).keeper_pid);
+  for (const s of running) keepers.add((await readJsonWhenWritten(path.join(d.stateDir(s.id), 'keeper.json'))).keeper_pid);
   const groups = new Set(running.map((s) => s.pid as number));
   const orphans = await eventually(async () => {
     const found: number[] = [];

@@ -16,11 +16,11 @@ t.test('kill -9 with sessions running: after restart the live one is adopted, th
 
   const killed = await d.server.kill('SIGKILL');
   t.same(killed, { code: null, signal: 'SIGKILL' }, 'the server died of SIGKILL');
-  t.notOk(existsSync(path.join(d.sessionDir(short.id), 'exit.json')), 'the short one was still running when the server died');
+  t.notOk(existsSync(path.join(d.stateDir(short.id), 'exit.json')), 'the short one was still running when the server died');
   t.ok(await isRunning(long.pid), 'the long session survived its server');
 
   // The short one ends while no server runs: its keeper records how.
-  const exit = await readJsonWhenWritten(path.join(d.sessionDir(short.id), 'exit.json'));
+  const exit = await readJsonWhenWritten(path.join(d.stateDir(short.id), 'exit.json'));
   t.match(exit, { exit_code: 3, exit_signal: null });
   t.notOk(await isRunning(short.pid), 'it has ended');
 
@@ -74,7 +74,7 @@ t.test('pid reuse: a record naming a stranger process is not shown running, and 
   const readFirst = await d.run('echo hi; sleep 600', { name: 'forged read' });
   const stopFirst = await d.run('echo hi; sleep 600', { name: 'forged stop' });
   for (const s of [readFirst, stopFirst]) {
-    const keeper = await readJsonWhenWritten(path.join(d.sessionDir(s.id), 'keeper.json'));
+    const keeper = await readJsonWhenWritten(path.join(d.stateDir(s.id), 'keeper.json'));
     t.equal(keeper.pid, s.pid);
   }
 
@@ -125,7 +125,7 @@ t.test('records left in `starting` by a crash: failed without a process, adopted
   const endedMeanwhile = await d.run('echo gone; exit 4', { name: 'ended meanwhile' });
   await d.waitEnded(never.id);
   await d.waitEnded(endedMeanwhile.id);
-  await readJsonWhenWritten(path.join(d.sessionDir(adopted.id), 'keeper.json'));
+  await readJsonWhenWritten(path.join(d.stateDir(adopted.id), 'keeper.json'));
   await d.server.kill('SIGKILL');
 
   // As the service leaves a record when it dies between writing it and recording the launch.
@@ -144,9 +144,9 @@ t.test('records left in `starting` by a crash: failed without a process, adopted
   };
   for (const id of [never.id, adopted.id, endedMeanwhile.id]) await d.editRecord(id, asStarting);
   // `never`: no trace of a launch at all.
-  await rm(path.join(d.sessionDir(never.id), 'keeper.json'));
-  await rm(path.join(d.sessionDir(never.id), 'exit.json'));
-  t.ok(existsSync(path.join(d.sessionDir(endedMeanwhile.id), 'exit.json')), 'the third one left its exit.json');
+  await rm(path.join(d.stateDir(never.id), 'keeper.json'));
+  await rm(path.join(d.stateDir(never.id), 'exit.json'));
+  t.ok(existsSync(path.join(d.stateDir(endedMeanwhile.id), 'exit.json')), 'the third one left its exit.json');
 
   await d.start();
   const failed = await d.request('GET', `/v1/sessions/${never.id}`);

@@ -246,6 +246,8 @@ export interface Deployment {
   /** POST /wait until the session ended; fails if it has not after a generous timeout. */
   waitEnded(id: string): Promise<Json>;
   sessionDir(id: string): string;
+  /** Where the keeper keeps keeper.json and exit.json. */
+  stateDir(id: string): string;
   /** Reads, changes and writes back a session.json (while no server runs, or it is overwritten). */
   editRecord(id: string, change: (record: Json) => Json | void): Promise<void>;
   /** Spawns a process the test owns (killed in teardown). */
@@ -321,6 +323,7 @@ export async function deploy(t: Test, options: { env?: Record<string, string> } 
       return session;
     },
     sessionDir: (id) => path.join(dataDir, 'sessions', id),
+    stateDir: (id) => path.join(dataDir, 'sessions', id, 'run'),
     async editRecord(id, change) {
       const file = path.join(dataDir, 'sessions', id, 'session.json');
       const record = JSON.parse(await readFile(file, 'utf8')) as Json;
@@ -353,7 +356,7 @@ export async function killSessions(dataDir: string): Promise<void> {
     const handles: Json[] = [];
     for (const file of ['keeper.json', 'session.json']) {
       try {
-        const parsed = JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Json;
+        const parsed = JSON.parse(await readFile(file === 'keeper.json' ? path.join(dir, 'run', file) : path.join(dir, file), 'utf8')) as Json;
         handles.push(file === 'session.json' ? (parsed.handle ?? {}) : parsed);
       } catch {
         // Missing or damaged: the other file, or the sweep, covers it.

@@ -81,7 +81,7 @@ t.test('SSE from=tail on one stream: the id names a line start in both streams',
   const id = await startOne(ctx);
   await ctx.processes.write(id, 'stdout', 'aaaa\nbbbb\n');
   await ctx.processes.write(id, 'stderr', '1111\n2222\n');
-  ctx.processes.exit(id, 0);
+  await ctx.processes.exit(id, 0);
   // tail_bytes=7 starts each stream at byte 3, inside its first line; the next line starts at 5.
   const res = await ctx.app.inject({ url: `/v1/sessions/${id}/logs/stream?from=tail&tail_bytes=7&streams=stdout` });
   t.equal(res.statusCode, 200);

@@ -132,7 +132,7 @@ t.test('more than SESSIOND_MAX_RUNNING live sessions is 429', async (t) => {
   const first = await start(ctx);
   await start(ctx);
   assertProblem(t, await start(ctx), 429, 'limit_exceeded');
-  ctx.processes.exit(first.json().id, 0);
+  await ctx.processes.exit(first.json().id, 0);
   t.equal((await start(ctx)).statusCode, 201, 'room again once one ended');
 });
 
@@ -169,7 +169,7 @@ t.test('list: newest first, filters, pages', async (t) => {
     ids.push(res.json().id);
     now += 1000;
   }
-  ctx.processes.exit(ids[0] as string, 0);
+  await ctx.processes.exit(ids[0] as string, 0);
   const all = (await ctx.app.inject({ url: '/v1/sessions' })).json();
   t.equal(all.items.length, 5);
   t.equal(all.next_cursor, null);
@@ -227,11 +227,11 @@ t.test('stop: graceful, forced, idempotent', async (t) => {
 t.test('ending by itself: exited, completed, completed_missing_report', async (t) => {
   const ctx = await buildFakeApp(t);
   const plain = (await start(ctx)).json().id;
-  ctx.processes.exit(plain, 3);
+  await ctx.processes.exit(plain, 3);
   t.match((await ctx.app.inject({ url: `/v1/sessions/${plain}` })).json(), { status: 'exited', exit_code: 3, exit_signal: null });
 
   const missing = (await start(ctx, { expects_report: true })).json().id;
-  ctx.processes.exit(missing, 0);
+  await ctx.processes.exit(missing, 0);
   t.match((await ctx.app.inject({ url: `/v1/sessions/${missing}` })).json(), { status: 'completed_missing_report', exit_code: 0 });
   assertProblem(t, await ctx.app.inject({ url: `/v1/sessions/${missing}/report` }), 404, 'report_not_found');
 
@@ -239,7 +239,7 @@ t.test('ending by itself: exited, completed, completed_missing_report', async (t
   await fs.mkdir(path.join(workdir, 'outputs'), { recursive: true });
   const done = (await start(ctx, { expects_report: true, working_directory: workdir })).json().id;
   await fs.writeFile(path.join(workdir, 'outputs', 'report.md'), '# Done\n');
-  ctx.processes.exit(done, 0);
+  await ctx.processes.exit(done, 0);
   t.match((await ctx.app.inject({ url: `/v1/sessions/${done}` })).json(), { status: 'completed' });
   const report = await ctx.app.inject({ url: `/v1/sessions/${done}/report` });
   t.equal(report.statusCode, 200);
@@ -250,7 +250,7 @@ t.test('ending by itself: exited, completed, completed_missing_report', async (t
   await fs.mkdir(runtime);
   const viaRuntime = (await start(ctx, { expects_report: true, runtime_write_root: runtime })).json().id;
   await fs.writeFile(path.join(runtime, 'report.md'), 'ok');
-  ctx.processes.exit(viaRuntime, 0);
+  await ctx.processes.exit(viaRuntime, 0);
   t.match((await ctx.app.inject({ url: `/v1/sessions/${viaRuntime}` })).json(), { status: 'completed', runtime_write_root: runtime });
 });
 
@@ -278,7 +278,7 @@ t.test('delete: 409 while running, force stops first, then gone', async (t) => {
   assertProblem(t, await ctx.app.inject({ url: `/v1/sessions/${id}` }), 404, 'session_not_found');
 
   const ended = (await start(ctx)).json().id;
-  ctx.processes.exit(ended, 0);
+  await ctx.processes.exit(ended, 0);
   t.equal((await ctx.app.inject({ method: 'DELETE', url: `/v1/sessions/${ended}` })).statusCode, 204);
   t.equal(await ctx.store.get(ended), undefined, 'record and logs removed');
 });

@@ -81,7 +81,7 @@ t.test('the service log never shows a token', async (t) => {
   await app.inject({ url: '/v1/sessions', headers: authHeader('write') });
   await app.inject({ url: '/v1/sessions', headers: { authorization: 'Bearer wrong-but-secret-looking-token' } });
   const started = await app.inject({ method: 'POST', url: '/v1/sessions', headers: authHeader('write'), payload: { name: 'x', working_directory: config.workspaceRoots[0], command: 'bash', args: [] } });
-  processes.exit(started.json().id, 0);
+  await processes.exit(started.json().id, 0);
   await app.inject({ url: `/v1/sessions/${started.json().id}/logs/stream?access_token=${TEST_TOKENS.read}` });
   const log = lines.join('');
   t.ok(log.includes('incoming request'), 'requests were logged');

@@ -31,7 +31,7 @@ async function startEnded(ctx: FakeApp): Promise<string> {
     payload: { name: 'auth', working_directory: ctx.root, command: 'bash', args: [] },
   });
   const id = res.json().id as string;
-  ctx.processes.exit(id, 0);
+  await ctx.processes.exit(id, 0);
   return id;
 }
 

@@ -1,0 +1,35 @@
+// Admission: what a start request must pass before any record is written: a printable name, an
+// allowed command resolved on PATH, working directories inside the roots, the claude arguments.
+import type { StartSessionBody } from '../../schemas/requests.js';
+import { buildArgs, resolveAllowedCommand } from './commands.js';
+import { SessionError } from './errors.js';
+import { resolveInsideRoots } from './paths.js';
+
+export interface AdmissionConfig {
+  allowedCommands: string[];
+  workspaceRoots: string[];
+  defaultCommand: string;
+  childEnv: Record<string, string>;
+}
+
+/** A start request checked and resolved: everything a launch needs. */
+export interface LaunchPlan {
+  command: string;
+  /** The absolute path the command resolved to. */
+  executable: string;
+  args: string[];
+  workingDirectory: string;
+  runtimeWriteRoot: string | null;
+}
+
+export async function admit(body: StartSessionBody, config: AdmissionConfig): Promise<LaunchPlan> {
+  if (/[\u0000-\u001f\u007f]/.test(body.name) || body.name.trim() === '') {
+    throw new SessionError('validation_failed', 'name must contain printable characters only');
+  }
+  const command = body.command ?? config.defaultCommand;
+  const executable = await resolveAllowedCommand(command, config.allowedCommands, config.childEnv.PATH);
+  const roots = config.workspaceRoots;
+  const workingDirectory = await resolveInsideRoots('working_directory', body.working_directory, roots);
+  const runtimeWriteRoot = body.runtime_write_root ? await resolveInsideRoots('runtime_write_root', body.runtime_write_root, roots) : null;
+  return { command, executable, args: buildArgs(command, body), workingDirectory, runtimeWriteRoot };
+}

@@ -1,0 +1,62 @@
+// The record and metadata of a new session, as written once at creation (status `starting`).
+import type { StartSessionBody } from '../../schemas/requests.js';
+import type { Metadata, SessionRecord } from '../../schemas/session.js';
+import type { LogLocation } from '../store/store.js';
+import type { LaunchPlan } from './admission.js';
+import type { IdempotencyDigest } from './idempotency.js';
+
+export function newRecord(
+  id: string,
+  now: Date,
+  body: StartSessionBody,
+  plan: LaunchPlan,
+  logs: LogLocation,
+  idempotency: IdempotencyDigest | null,
+): { record: SessionRecord; metadata: Metadata } {
+  const record: SessionRecord = {
+    id,
+    name: body.name,
+    executive: body.executive ?? 'Unassigned',
+    status: 'starting',
+    status_reason: null,
+    pid: null,
+    started_at: now.toISOString(),
+    stopped_at: null,
+    exit_code: null,
+    exit_signal: null,
+    working_directory: plan.workingDirectory,
+    branch: body.branch ?? null,
+    mission_id: body.mission_id ?? null,
+    assignment_id: body.assignment_id ?? null,
+    log_path: logs.stdout,
+    stderr_path: logs.stderr,
+    last_activity: null,
+    command: plan.command,
+    args: plan.args,
+    permission_mode: body.permission_mode ?? null,
+    allowed_tools: body.allowed_tools ?? null,
+    runtime_write_root: plan.runtimeWriteRoot,
+    repository_write_allowed: body.repository_write_allowed ?? true,
+    expects_report: body.expects_report ?? false,
+    labels: body.labels ?? {},
+    stop_reason: null,
+    handle: null,
+    stop_requested_at: null,
+    idempotency,
+  };
+  const metadata: Metadata = {
+    id,
+    name: record.name,
+    executive: record.executive,
+    mission_id: record.mission_id,
+    assignment_id: record.assignment_id,
+    working_directory: plan.workingDirectory,
+    branch: record.branch,
+    command: plan.command,
+    args: plan.args,
+    prompt: body.prompt ?? null,
+    created_at: record.started_at,
+    created_by: body.created_by ?? 'HQ01 operator',
+  };
+  return { record, metadata };
+}

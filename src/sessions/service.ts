@@ -1,0 +1,268 @@
+// SessionService: what the routes call. It admits and launches starts, answers reads from what
+// the service already knows (the store's index and the supervisor), and turns stops, waits and
+// deletes into observations for the supervisor. It knows sessions, not HTTP.
+import fs from 'node:fs/promises';
+import type { ListSessionsQuery, LogStreamName, StartSessionBody } from '../../schemas/requests.js';
+import type { LogsTail } from '../../schemas/responses.js';
+import { isTerminalStatus, type Metadata, type Session, type SessionRecord } from '../../schemas/session.js';
+import { LaunchError, type ProcessAdapter } from '../process/adapter.js';
+import { StoreError } from '../store/errors.js';
+import type { SessionStore } from '../store/store.js';
+import { KeyedLock } from '../keyed-lock.js';
+import { admit, type AdmissionConfig, type LaunchPlan } from './admission.js';
+import { SessionError, sessionNotFound, storeFailure } from './errors.js';
+import { IdempotencyIndex, idempotencyDigest, type IdempotencyDigest } from './idempotency.js';
+import { isSessionId, newSessionId } from './ids.js';
+import { newRecord } from './new-record.js';
+import { listPage } from './queries.js';
+import { findReport } from './report.js';
+import { readRaw, readTail, type RangeRequest, type RawLog } from './session-logs.js';
+import type { Supervisor, SupervisorLog } from './supervisor.js';
+
+export type { RawLog };
+
+export interface ServiceConfig extends AdmissionConfig {
+  stopGraceMs: number;
+  maxRunning: number;
+}
+
+export interface SessionServiceOptions {
+  store: SessionStore;
+  processes: ProcessAdapter;
+  supervisor: Supervisor;
+  config: ServiceConfig;
+  log: SupervisorLog;
+  clock: () => Date;
+  /** Told how long each successful start took, request to confirmed running (metrics). */
+  onStarted?: (seconds: number) => void;
+}
+
+export interface StartOptions {
+  /** The Idempotency-Key header, if any. */
+  idempotencyKey?: string;
+  /** Who is asking (a non-secret token key): one caller's keys never match another's. */
+  caller?: string;
+}
+
+const START_LOCK = '\0start';
+const ID_ATTEMPTS = 5;
+
+export class SessionService {
+  private readonly startLock = new KeyedLock();
+  private readonly idempotency = new IdempotencyIndex();
+  /** Starts whose launch is under way in this process, so a replay or a stop waits for them. */
+  private readonly launching = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: SessionServiceOptions) {}
+
+  /** Called once at start-up, after the store is loaded. */
+  async init(): Promise<void> {
+    for (const record of await this.options.store.list()) this.idempotency.add(record);
+  }
+
+  private get store(): SessionStore {
+    return this.options.store;
+  }
+
+  /**
+   * Starts a session. With an Idempotency-Key, a repeat of the same request within 24 hours
+   * answers the session the first one started (`replayed`), and another body under the same
+   * key is idempotency_conflict: a client may retry a start whose answer it never got.
+   */
+  async start(body: StartSessionBody, options: StartOptions = {}): Promise<{ session: Session; replayed: boolean }> {
+    const began = performance.now();
+    const plan = await admit(body, this.options.config);
+    const digest = options.idempotencyKey ? idempotencyDigest(options.idempotencyKey, options.caller, body) : null;
+    // Counting live sessions and writing the new record happen under one lock, so a burst of
+    // starts cannot overshoot SESSIOND_MAX_RUNNING. The count is O(1): the supervisor keeps it.
+    const outcome = await this.startLock.run(START_LOCK, async () => {
+      if (digest) {
+        const earlier = this.idempotency.find(digest.key, this.options.clock());
+        if (earlier) {
+          if (earlier.request !== digest.request) {
+            throw new SessionError('idempotency_conflict', 'this Idempotency-Key was used with a different request body');
+          }
+          return { replay: earlier.id };
+        }
+      }
+      const { maxRunning } = this.options.config;
+      if (this.options.supervisor.liveCount() >= maxRunning) {
+        throw new SessionError('limit_exceeded', `at most ${maxRunning} sessions may run at once (SESSIOND_MAX_RUNNING)`);
+      }
+      const record = await this.create(body, plan, digest);
+      // Registered under the lock, so a retry with the same key waits for this launch.
+      const launch = this.launch(record, plan);
+      this.launching.set(record.id, launch);
+      return { launch, id: record.id };
+    });
+    if (outcome.replay !== undefined) return { session: await this.settledView(outcome.replay), replayed: true };
+    try {
+      const record = await outcome.launch;
+      if (record.status === 'running') this.options.onStarted?.((performance.now() - began) / 1000);
+      // As the index has it now: a quick command may have ended already.
+      return { session: await this.get(record.id).catch(() => this.options.supervisor.view(record)), replayed: false };
+    } finally {
+      this.launching.delete(outcome.id);
+    }
+  }
+
+  private async create(body: StartSessionBody, plan: LaunchPlan, digest: IdempotencyDigest | null): Promise<SessionRecord> {
+    for (let attempt = 1; ; attempt++) {
+      const now = this.options.clock();
+      const id = newSessionId(body.name, now);
+      const { record, metadata } = newRecord(id, now, body, plan, this.store.logLocation(id), digest);
+      try {
+        await this.store.create(record, metadata);
+      } catch (err) {
+        if (err instanceof StoreError && err.code === 'exists' && attempt < ID_ATTEMPTS) continue;
+        throw storeFailure(err, this.options.log);
+      }
+      this.idempotency.add(record);
+      await this.options.supervisor.created(record);
+      return record;
+    }
+  }
+
+  /** Spawns the process and records the outcome through the supervisor: running, or failed. */
+  private async launch(record: SessionRecord, plan: LaunchPlan): Promise<SessionRecord> {
+    const location = this.store.logLocation(record.id);
+    const { supervisor } = this.options;
+    try {
+      const handle = await this.options.processes.launch({
+        sessionId: record.id,
+        command: plan.executable,
+        args: record.args,
+        cwd: record.working_directory,
+        env: { ...this.options.config.childEnv },
+        stdoutPath: location.stdout,
+        stderrPath: location.stderr,
+        stateDir: location.stateDir,
+      });
+      return await supervisor.launched(record.id, { kind: 'launched', handle, pid: handle.pid ?? null });
+    } catch (err) {
+      if (err instanceof SessionError) throw err;
+      const reason = err instanceof LaunchError ? err.message : 'the process could not be started';
+      if (!(err instanceof LaunchError)) this.options.log.error({ err, id: record.id }, 'launch failed unexpectedly');
+      return supervisor.observe(record.id, { kind: 'failed', reason });
+    }
+  }
+
+  private async load(id: string): Promise<SessionRecord> {
+    // Ids are checked before any file is touched; a malformed one simply does not exist.
+    if (!isSessionId(id)) throw sessionNotFound(id);
+    const record = await this.store.get(id);
+    if (!record && this.store.isDamaged(id)) {
+      throw new SessionError('session_damaged', `the record of session ${id} is damaged and cannot be read; the service log says why`);
+    }
+    if (!record) throw sessionNotFound(id);
+    return record;
+  }
+
+  /** Waits for a launch under way in this process, so callers never act on a half-started session. */
+  private async settled(id: string): Promise<SessionRecord> {
+    await this.launching.get(id)?.catch(() => undefined);
+    return this.load(id);
+  }
+
+  private async settledView(id: string): Promise<Session> {
+    return this.options.supervisor.view(await this.settled(id));
+  }
+
+  async get(id: string): Promise<Session> {
+    return this.options.supervisor.view(await this.load(id));
+  }
+
+  async metadata(id: string): Promise<Metadata> {
+    await this.load(id);
+    const metadata = await this.store.getMetadata(id);
+    if (!metadata) throw sessionNotFound(id);
+    return metadata;
+  }
+
+  async list(query: ListSessionsQuery): Promise<{ items: Session[]; next_cursor: string | null }> {
+    const page = listPage(await this.store.list(), query);
+    return { items: page.items.map((r) => this.options.supervisor.view(r)), next_cursor: page.next_cursor };
+  }
+
+  /** Asks the session to end: SIGTERM to its group, SIGKILL after the grace. Idempotent. */
+  async stop(id: string, graceMs = this.options.config.stopGraceMs): Promise<Session> {
+    const { supervisor } = this.options;
+    const record = await this.settled(id);
+    if (isTerminalStatus(record.status) || !record.handle) return supervisor.view(record);
+    const marked = await supervisor.observe(id, { kind: 'stop_requested', reason: 'requested' });
+    if (isTerminalStatus(marked.status) || !marked.handle) return supervisor.view(marked);
+    this.options.log.info({ id, grace_ms: graceMs }, 'stopping session');
+    const state = await this.options.processes.terminate(marked.handle, graceMs);
+    if (state.state === 'ended') return supervisor.view((await supervisor.onEnded(id, state)) ?? (await this.load(id)));
+    return supervisor.view(await this.load(id));
+  }
+
+  /**
+   * Resolves when the session has ended or `timeoutMs` passed, with the session then. Rides on
+   * the supervisor's watch: nothing polls while it waits, and `signal` releases it at once.
+   */
+  async wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Session> {
+    await this.settled(id);
+    await this.options.supervisor.waitForEnd(id, timeoutMs, signal);
+    return this.get(id);
+  }
+
+  async delete(id: string, force: boolean): Promise<void> {
+    const { supervisor } = this.options;
+    if (force && isSessionId(id) && this.store.isDamaged(id)) {
+      // An unreadable record cannot be stopped through its handle; with force the operator
+      // clears it (its process, if any, is left alone: we cannot tell which it is).
+      await supervisor.withLock(id, () => this.store.delete(id));
+      this.options.log.warn({ id }, 'deleted a damaged session record');
+      return;
+    }
+    const record = await this.settled(id);
+    if (!isTerminalStatus(record.status)) {
+      if (!force) throw new SessionError('session_running', `session ${id} is ${record.status}; stop it first or pass ?force=true`);
+      await this.stop(id);
+    }
+    const last = await supervisor.withLock(id, async () => {
+      const current = await this.store.get(id);
+      await this.store.delete(id).catch((err: unknown) => {
+        throw storeFailure(err, this.options.log);
+      });
+      return current;
+    });
+    if (last) {
+      this.idempotency.remove(last);
+      await supervisor.deleted(last);
+    }
+    this.options.log.info({ id }, 'session deleted');
+  }
+
+  async tail(id: string, tailBytes: number): Promise<LogsTail> {
+    const session = await this.get(id);
+    const [stdout, stderr] = await Promise.all([readTail(this.store, id, 'stdout', tailBytes), readTail(this.store, id, 'stderr', tailBytes)]);
+    return {
+      id,
+      status: session.status,
+      last_activity: session.last_activity,
+      stdout: stdout.text,
+      stderr: stderr.text,
+      stdout_bytes: stdout.size,
+      stderr_bytes: stderr.size,
+    };
+  }
+
+  async rawLog(id: string, stream: LogStreamName, range?: RangeRequest): Promise<RawLog> {
+    await this.load(id);
+    return readRaw(this.store, id, stream, range);
+  }
+
+  async report(id: string): Promise<string> {
+    const record = await this.load(id);
+    const found = await findReport([record.working_directory, record.runtime_write_root], record.started_at);
+    if (!found) throw new SessionError('report_not_found', `session ${id} has no report.md`);
+    try {
+      return await fs.readFile(found, 'utf8');
+    } catch {
+      // It vanished or became unreadable between the look-up and the read: there is no report.
+      throw new SessionError('report_not_found', `session ${id} has no readable report.md`);
+    }
+  }
+}

@@ -1,0 +1,50 @@
+// Reading a session's logs by byte offset: the JSON tail of both streams and one stream's raw
+// bytes (all, a range, or a suffix). Reads only read: no process check, no record change.
+import type { Readable } from 'node:stream';
+import type { LogStreamName } from '../../schemas/requests.js';
+import type { SessionStore } from '../store/store.js';
+import { SessionError } from './errors.js';
+import { trimToUtf8Boundaries } from './utf8.js';
+
+export interface RawLog {
+  size: number;
+  /** First and last byte sent (inclusive), or null for an empty log. */
+  range: { start: number; end: number } | null;
+  body: Readable;
+}
+
+export interface RangeRequest {
+  start?: number;
+  end?: number;
+  suffix?: number;
+}
+
+/** The last `tailBytes` of a log, cut at UTF-8 boundaries, and the log's whole size. */
+export async function readTail(store: SessionStore, id: string, stream: LogStreamName, tailBytes: number): Promise<{ size: number; text: string }> {
+  const { size } = await store.logStat(id, stream);
+  const bytes = await store.readLog(id, stream, Math.max(0, size - tailBytes), size);
+  return { size, text: trimToUtf8Boundaries(bytes).toString('utf8') };
+}
+
+/**
+ * A raw log's bytes, all of them or one range (`start`/`end` inclusive, as in HTTP; `suffix` for
+ * the last N bytes). Throws range_not_satisfiable (with the size) when the range lies past the end.
+ */
+export async function readRaw(store: SessionStore, id: string, stream: LogStreamName, range?: RangeRequest): Promise<RawLog> {
+  const { size } = await store.logStat(id, stream);
+  let start = 0;
+  let end = size - 1;
+  if (range) {
+    if (range.suffix !== undefined) {
+      start = Math.max(0, size - range.suffix);
+    } else {
+      start = range.start ?? 0;
+      end = Math.min(range.end ?? size - 1, size - 1);
+    }
+    if (start >= size || (range.suffix !== undefined && range.suffix === 0)) {
+      throw new SessionError('range_not_satisfiable', `the ${stream} log has ${size} bytes`, { facts: { size } });
+    }
+  }
+  if (size === 0) return { size, range: null, body: store.openLogStream(id, stream, 0, 0) };
+  return { size, range: { start, end }, body: store.openLogStream(id, stream, start, end + 1) };
+}

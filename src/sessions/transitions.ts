@@ -1,0 +1,103 @@
+// The one writer of status: a pure function from (record, observation) to the next record and the
+// event it makes, or null when the observation changes nothing. Guards: a final status never
+// changes, `running` only follows `starting`, nothing goes backwards. Starts, stops and ends are all
+// observations; the supervisor applies them under the session's lock.
+import type { EventType } from '../../schemas/events.js';
+import { isTerminalStatus, type ProcessHandle, type SessionRecord, type SessionStatus } from '../../schemas/session.js';
+
+export type StopReason = NonNullable<SessionRecord['stop_reason']>;
+
+export type Observation =
+  /** The runtime confirmed the process runs (a launch, or an adoption at start-up). */
+  | { kind: 'launched'; handle: ProcessHandle; pid: number | null }
+  /** The process could not be started, or its start was never confirmed. */
+  | { kind: 'failed'; reason: string }
+  /** Someone asked the service to end it (an API stop or forced delete, or a limit). */
+  | { kind: 'stop_requested'; reason: StopReason }
+  /**
+   * The process has ended. `report` says whether a report.md was found (only asked when the
+   * session expects one and was not stopped); null exit fields mean the status is unknown.
+   */
+  | {
+      kind: 'ended';
+      exit_code: number | null;
+      exit_signal: string | null;
+      ended_at: string | null;
+      report: boolean | null;
+      last_activity: string | null;
+    };
+
+export interface Transition {
+  record: SessionRecord;
+  /** The event to record, or null for a change that is not a status change (a stop request). */
+  event: EventType | null;
+}
+
+/** Where a status stands in the one direction sessions move. */
+const RANK: Record<SessionStatus, number> = {
+  starting: 1,
+  running: 2,
+  exited: 3,
+  completed: 3,
+  completed_missing_report: 3,
+  failed: 3,
+  stopped: 3,
+  terminated: 3,
+};
+
+/** Whether moving from `from` to `to` is allowed at all (the table the tests walk). */
+export function allowed(from: SessionStatus, to: SessionStatus): boolean {
+  if (isTerminalStatus(from)) return false;
+  if (to === 'running') return from === 'starting';
+  return RANK[to] > RANK[from];
+}
+
+/** The final status of a session that ended, from how it ended. */
+export function endStatus(record: SessionRecord, report: boolean | null): SessionStatus {
+  if (record.stop_requested_at) return record.expects_report ? 'terminated' : 'stopped';
+  if (record.expects_report) return report ? 'completed' : 'completed_missing_report';
+  return 'exited';
+}
+
+/** The next record and its event, or null when `observation` changes nothing. `now` is RFC 3339. */
+export function transition(record: SessionRecord, observation: Observation, now: string): Transition | null {
+  switch (observation.kind) {
+    case 'launched': {
+      if (!allowed(record.status, 'running')) return null;
+      return {
+        record: { ...record, status: 'running', status_reason: null, pid: observation.pid, handle: observation.handle },
+        event: 'session.started',
+      };
+    }
+    case 'failed': {
+      if (!allowed(record.status, 'failed') || record.status !== 'starting') return null;
+      return {
+        record: { ...record, status: 'failed', status_reason: observation.reason, stopped_at: now },
+        event: 'session.ended',
+      };
+    }
+    case 'stop_requested': {
+      if (isTerminalStatus(record.status) || record.stop_requested_at) return null;
+      return { record: { ...record, stop_requested_at: now, stop_reason: observation.reason }, event: null };
+    }
+    case 'ended': {
+      const status = endStatus(record, observation.report);
+      if (!allowed(record.status, status)) return null;
+      const unknown = observation.exit_code === null && observation.exit_signal === null;
+      return {
+        record: {
+          ...record,
+          status,
+          status_reason: unknown ? 'the process ended without a recorded exit status' : null,
+          exit_code: observation.exit_code,
+          exit_signal: observation.exit_signal,
+          stopped_at: observation.ended_at ?? now,
+          last_activity: observation.last_activity ?? record.last_activity,
+          // Only the service's own stop has a reason; an end the process chose has none.
+          stop_reason: record.stop_requested_at ? (record.stop_reason ?? 'requested') : null,
+        },
+        event: 'session.ended',
+      };
+    }
+  }
+}
