@@ -68,6 +68,7 @@ async function openapiPlugin(app: FastifyInstance) {
         { name: 'sessions', description: 'start, read, stop, wait for and delete sessions' },
         { name: 'logs', description: 'read a session’s stdout and stderr' },
         { name: 'health', description: 'liveness and readiness' },
+        { name: 'metrics', description: 'Prometheus metrics of the service' },
       ],
     },
     // Name shared schemas by their $id (Session, Problem...) instead of def-0, def-1.
