@@ -20,6 +20,10 @@ import { healthRoutes } from './routes/health.js';
 import { logRoutes } from './routes/logs.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { SessionService } from './sessions/service.js';
+import { createLogUsage } from './sessions/log-usage.js';
+import { createMetrics } from './metrics/registry.js';
+import httpMetrics from './plugins/http-metrics.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { Supervisor } from './sessions/supervisor.js';
 import type { EventJournal } from './events/journal.js';
 import { MemoryJournal } from '../test/fakes/memory-journal.js';
@@ -89,7 +93,30 @@ export async function buildApp(options: BuildAppOptions = {}) {
   await store.init();
   await journal.init();
   const supervisor = new Supervisor({ store, processes, journal, log: app.log, clock });
-  const sessions = new SessionService({ store, processes, supervisor, config, log: app.log, clock });
+  const logUsage = createLogUsage(store);
+  // Assigned below, once the log streams exist; read only at scrape time.
+  let streamClients = (): Record<string, number> => ({});
+  const metrics = createMetrics({
+    sessionsByStatus: async () => {
+      const counts: Record<string, number> = {};
+      for (const record of await store.list()) counts[record.status] = (counts[record.status] ?? 0) + 1;
+      return counts;
+    },
+    queueLength: () => 0,
+    streamClients: () => streamClients(),
+    logBytes: () => logUsage.total(),
+  });
+  // Live events only: counters count what happens from now on, not the journal's past.
+  const stopCounting = journal.subscribe((event) => metrics.observeEvent(event));
+  const sessions = new SessionService({
+    store,
+    processes,
+    supervisor,
+    config,
+    log: app.log,
+    clock,
+    onStarted: (seconds) => metrics.observeStart(seconds),
+  });
   await sessions.init();
   await supervisor.start();
 
@@ -106,12 +133,14 @@ export async function buildApp(options: BuildAppOptions = {}) {
 
   const streams = new LogStreams({ store, sessions: { get: (id) => sessions.get(id), changes: supervisor.changes }, keepAliveMs: config.sseKeepAliveMs, pollIntervalMs: config.logPollMs, log: app.log });
 
+  streamClients = () => ({ logs: streams.openStreams });
   app.decorate('sessions', sessions);
   app.decorate('logStreams', streams);
   // Open streams would hold close() forever: end them first; their sessions keep running.
   app.addHook('preClose', async () => streams.closeAll());
   app.addHook('onClose', async () => {
     streams.close();
+    stopCounting();
     supervisor.close();
     await processes.close();
     await journal.close();
@@ -136,6 +165,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
 
   await app.register(errors);
   await app.register(auth, { tokens: new TokenTable(await resolveTokens(config, app.log)) });
+  await app.register(httpMetrics, { metrics });
   // Writes are limited per token (per address before auth is known); reads and streams are not.
   await app.register(rateLimit, {
     global: true,
@@ -147,6 +177,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   });
   await app.register(openapi);
   await app.register(healthRoutes, { store });
+  await app.register(metricsRoutes, { metrics });
   await app.register(sessionRoutes, { sessions });
   await app.register(logRoutes, { sessions, streams });
   return app as unknown as FastifyInstance;
