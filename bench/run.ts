@@ -12,7 +12,9 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { measureGets } from './get-throughput.js';
 import {
+  freePort,
   PatternCounter,
   SseParser,
   median,
@@ -29,6 +31,7 @@ import {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SERVER_JS = path.resolve(here, '../src/server.js');
 const WRITER_JS = path.resolve(here, 'line-writer.js');
+const BARE_FASTIFY_JS = path.resolve(here, 'bare-fastify.js');
 const FILE_SERVER_JS = path.resolve(here, 'file-server.js');
 
 const LINES = 200;
@@ -258,6 +261,54 @@ async function replayPass(sd: Sessiond, root: string): Promise<{ size: number; l
 
 const f = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
+/** One row of the summary: a sessiond figure, its reference from the same run, the ratio and the goal. */
+interface SummaryRow {
+  what: string;
+  sessiond: string;
+  reference: string;
+  ratio: number;
+  goal: string;
+}
+const summary: SummaryRow[] = [];
+
+const GET_CONNECTIONS = 32;
+const GET_MS = 3000;
+
+/** (c) GET of a running session against a bare Fastify route answering the same JSON. */
+async function getPass(sd: Sessiond, root: string, base: string): Promise<void> {
+  const session = await sd.json('POST', '/v1/sessions', { name: 'bench get', working_directory: root, command: 'bash', args: ['-c', 'sleep 600'] });
+  cleanup.unshift(async () => void (await sd.json('POST', `/v1/sessions/${session.id}/stop`, { grace_ms: 0 }).catch(() => undefined)));
+  const body = await sd.json('GET', `/v1/sessions/${session.id}`);
+  const file = path.join(base, 'session.json');
+  await fs.writeFile(file, JSON.stringify(body));
+  const port = await freePort();
+  const bare = spawn(process.execPath, [BARE_FASTIFY_JS, String(port), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(bare);
+  await new Promise<void>((resolve, reject) => {
+    bare.stdout?.once('data', () => resolve());
+    bare.once('exit', (code) => reject(new Error(`bare fastify exited with ${code}`)));
+  });
+  const sdUrl = `${sd.url}/v1/sessions/${session.id}`;
+  const refUrl = `http://127.0.0.1:${port}/v1/sessions/${session.id}`;
+  const auth = { authorization: `Bearer ${sd.token}` };
+  // Warm both (JIT, connections), then alternate so drift hits both alike.
+  await measureGets(sdUrl, auth, GET_CONNECTIONS, 500);
+  await measureGets(refUrl, {}, GET_CONNECTIONS, 500);
+  const ours: number[] = [];
+  const refs: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    refs.push((await measureGets(refUrl, {}, GET_CONNECTIONS, GET_MS)).perSecond);
+    ours.push((await measureGets(sdUrl, auth, GET_CONNECTIONS, GET_MS)).perSecond);
+  }
+  await stopChild(bare);
+  children.delete(bare);
+  const a = median(ours);
+  const b = median(refs);
+  console.log(`\n(c) GET /v1/sessions/{id} of a running session, ${GET_CONNECTIONS} keep-alive connections, ${RUNS} runs of ${GET_MS / 1000} s, medians`);
+  console.log(`    sessiond ${f(a, 0)} req/s (${ours.map((x) => f(x, 0)).join(' ')}); bare Fastify, same JSON ${f(b, 0)} req/s (${refs.map((x) => f(x, 0)).join(' ')})`);
+  summary.push({ what: 'GET a running session (req/s)', sessiond: f(a, 0), reference: `${f(b, 0)} (bare Fastify, same JSON)`, ratio: a / b, goal: '>= 0.6' });
+}
+
 async function main() {
   const started = now();
   const base = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'sessiond-bench-')));
@@ -332,6 +383,19 @@ async function main() {
       }),
     ),
   );
+  // (c) requests
+  await getPass(sd, root, base);
+
+  const sseRow = sse.client.stats();
+  const sseRef = sse.tail.stats();
+  summary.unshift({ what: 'SSE live latency p50 (ms)', sessiond: f(sseRow.p50), reference: `${f(sseRef.p50)} (tail -F)`, ratio: sseRow.p50 / sseRef.p50, goal: '' });
+  const sseReplay = replay.rows.find((r) => r.name.includes('SSE'));
+  if (sseReplay) {
+    const rate = replay.size / MB / median(sseReplay.seconds);
+    summary.splice(1, 0, { what: 'SSE replay (MB/s)', sessiond: f(rate, 0), reference: `${f(refRate, 0)} (fs.createReadStream)`, ratio: rate / refRate, goal: '' });
+  }
+  console.log('\nsummary: every figure beside its reference from this same run\n');
+  console.log(table(['what', 'sessiond', 'reference', 'ratio', 'goal'], summary.map((r) => [r.what, r.sessiond, r.reference, f(r.ratio, 2), r.goal])));
   console.log(`\ntotal ${f(msSince(started) / 1000, 1)} s`);
 }
 

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import type { DestinationStream } from 'pino';
-import helmet from '@fastify/helmet';
+import securityHeaders from './plugins/security-headers.js';
 import rateLimit from '@fastify/rate-limit';
 import { loadConfig, type Config } from './config.js';
 import { LogStreams } from './logs/streams.js';
@@ -147,7 +147,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
     await store.close();
   });
 
-  await app.register(helmet, {
+  await app.register(securityHeaders, {
     // A JSON API: nothing may be framed, sniffed or loaded from it; /docs brings its own CSP.
     contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     crossOriginResourcePolicy: { policy: config.corsOrigins.length > 0 ? 'cross-origin' : 'same-origin' },

@@ -1,4 +1,5 @@
 // Shorthands for route schemas: problem+json error responses and JSON success responses, for the spec.
+import type { FastifyReply } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
 import { ref } from '../../schemas/common.js';
 import { ProblemSchema } from '../../schemas/problem.js';
@@ -22,4 +23,12 @@ export function problems(...codes: ErrorCode[]) {
     };
   }
   return out;
+}
+
+/**
+ * Sends JSON text that was serialised already (a cached session view). Fastify sends a string
+ * with a JSON content type as it is; the route's response schema still documents the shape.
+ */
+export function sendJsonText(reply: FastifyReply, json: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(json);
 }

@@ -14,7 +14,7 @@ import {
 import { SessionListSchema } from '../../schemas/responses.js';
 import { MetadataSchema, SessionSchema } from '../../schemas/session.js';
 import type { SessionService } from '../sessions/service.js';
-import { problems } from './responses.js';
+import { problems, sendJsonText } from './responses.js';
 
 export interface SessionRoutesOptions {
   sessions: SessionService;
@@ -84,12 +84,13 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     {
       schema: {
         tags,
-        summary: 'Read a session, reconciled with its process',
+        summary: 'Read a session, as the service knows it (no process check)',
         params: SessionIdParamsSchema,
         response: { 200: session, ...problems('session_not_found', 'session_damaged') },
       },
     },
-    async (request) => sessions.get(request.params.id),
+    // Already JSON (cached per record version, see view-cache.ts): sent as it is.
+    async (request, reply) => sendJsonText(reply, await sessions.getJson(request.params.id)),
   );
 
   app.get(

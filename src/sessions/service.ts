@@ -18,6 +18,7 @@ import { listPage } from './queries.js';
 import { findReport } from './report.js';
 import { readRaw, readTail, type RangeRequest, type RawLog } from './session-logs.js';
 import type { Supervisor, SupervisorLog } from './supervisor.js';
+import { createViewCache } from './view-cache.js';
 
 export type { RawLog };
 
@@ -53,7 +54,11 @@ export class SessionService {
   /** Starts whose launch is under way in this process, so a replay or a stop waits for them. */
   private readonly launching = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly options: SessionServiceOptions) {}
+  private readonly views;
+
+  constructor(private readonly options: SessionServiceOptions) {
+    this.views = createViewCache((record) => options.supervisor.view(record));
+  }
 
   /** Called once at start-up, after the store is loaded. */
   async init(): Promise<void> {
@@ -170,6 +175,11 @@ export class SessionService {
 
   async get(id: string): Promise<Session> {
     return this.options.supervisor.view(await this.load(id));
+  }
+
+  /** The session as JSON text, for the hot GET route: serialised once per change, not per read. */
+  async getJson(id: string): Promise<string> {
+    return this.views.json(await this.load(id));
   }
 
   async metadata(id: string): Promise<Metadata> {

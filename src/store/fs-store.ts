@@ -10,6 +10,7 @@ import { upgradeRecord } from '../../schemas/record-upgrade.js';
 import { MetadataSchema, SessionRecordSchema, type Metadata, type SessionRecord } from '../../schemas/session.js';
 import { errnoCode, fsyncDir, writeFileAtomic } from './atomic-write.js';
 import { KeyedLock } from '../keyed-lock.js';
+import { frozenCopy } from './frozen.js';
 import { StoreError } from './errors.js';
 import type { LogLocation, LogStat, LogStreamName, SessionStore } from './store.js';
 
@@ -97,7 +98,7 @@ export class FsStore implements SessionStore {
     // Serialised now, so a caller changing its objects while we wait cannot change what is stored.
     const recordJson = toJson(record);
     const metadataJson = toJson(metadata);
-    const copy = structuredClone(record);
+    const copy = frozenCopy(record);
 
     await this.queue.run(id, async () => {
       if (this.index.has(id) || this.damaged.has(id)) throw exists(id);
@@ -130,14 +131,14 @@ export class FsStore implements SessionStore {
   async get(id: string): Promise<SessionRecord | undefined> {
     if (!isValidSessionId(id)) return undefined;
     const record = this.index.get(id);
-    return record === undefined ? undefined : structuredClone(record);
+    return record;
   }
 
   async put(record: SessionRecord): Promise<void> {
     const id = record.id;
     if (!isValidSessionId(id)) throw notFound(id);
     const json = toJson(record);
-    const copy = structuredClone(record);
+    const copy = frozenCopy(record);
 
     await this.queue.run(id, async () => {
       try {
@@ -158,7 +159,7 @@ export class FsStore implements SessionStore {
   }
 
   async list(): Promise<SessionRecord[]> {
-    return Array.from(this.index.values(), (record) => structuredClone(record));
+    return Array.from(this.index.values());
   }
 
   async getMetadata(id: string): Promise<Metadata | undefined> {
@@ -335,7 +336,7 @@ export class FsStore implements SessionStore {
       this.markDamaged(id, new StoreError('corrupt', `${RECORD_FILE} holds the id ${parsed.id}`));
       return;
     }
-    this.index.set(id, parsed);
+    this.index.set(id, frozenCopy(parsed));
   }
 
   private markDamaged(id: string, err: unknown): void {

@@ -31,11 +31,14 @@ export interface SessionStore {
    * and empty log files, all or nothing. Throws StoreError `exists` when the id is taken.
    */
   create(record: SessionRecord, metadata: Metadata): Promise<void>;
-  /** The record, or undefined when there is none (or it is unreadable; the store logs why). */
+  /**
+   * The record, or undefined when there is none (or it is unreadable; the store logs why).
+   * Records handed out are the index's own, frozen: read them, never change them.
+   */
   get(id: string): Promise<SessionRecord | undefined>;
   /** Replaces the record atomically. Throws StoreError `not_found` when the session was deleted. */
   put(record: SessionRecord): Promise<void>;
-  /** Every readable record, in no particular order, from the index (no disk read per call). */
+  /** Every readable record (frozen), in no particular order, from the index (no disk read, no copy). */
   list(): Promise<SessionRecord[]>;
   getMetadata(id: string): Promise<Metadata | undefined>;
   /** True when the session's folder exists but its record could not be read (it is left out of list). */

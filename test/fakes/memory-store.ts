@@ -2,6 +2,7 @@
 import { Readable } from 'node:stream';
 import type { Metadata, SessionRecord } from '../../schemas/session.js';
 import { StoreError } from '../../src/store/errors.js';
+import { frozenCopy } from '../../src/store/frozen.js';
 import { isSessionId as isValidSessionId } from '../../schemas/common.js';
 import type { LogLocation, LogStat, LogStreamName, SessionStore } from '../../src/store/store.js';
 
@@ -50,7 +51,7 @@ export class MemoryStore implements SessionStore {
     // Empty logs exist from the start, as the file store's empty files do.
     const now = new Date();
     this.sessions.set(id, {
-      record: structuredClone(record),
+      record: frozenCopy(record),
       metadata: structuredClone(metadata),
       logs: { stdout: { data: Buffer.alloc(0), mtime: now }, stderr: { data: Buffer.alloc(0), mtime: now } },
     });
@@ -58,17 +59,17 @@ export class MemoryStore implements SessionStore {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     const session = this.session(id);
-    return session === undefined ? undefined : structuredClone(session.record);
+    return session?.record;
   }
 
   async put(record: SessionRecord): Promise<void> {
     const session = this.session(record.id);
     if (session === undefined) throw notFound(record.id);
-    session.record = structuredClone(record);
+    session.record = frozenCopy(record);
   }
 
   async list(): Promise<SessionRecord[]> {
-    return Array.from(this.sessions.values(), (session) => structuredClone(session.record));
+    return Array.from(this.sessions.values(), (session) => session.record);
   }
 
   async getMetadata(id: string): Promise<Metadata | undefined> {

@@ -88,7 +88,7 @@ export function runStoreContract(t: Test, name: string, makeStore: (t: Test) => 
       t.pass('deleting a missing session is not an error');
     });
 
-    t.test('the store hands out and keeps copies', async (t) => {
+    t.test('the store keeps copies and hands out frozen records nobody can change', async (t) => {
       const { store } = await makeStore(t);
       const record = makeRecord();
       const metadata = makeMetadata();
@@ -101,11 +101,19 @@ export function runStoreContract(t: Test, name: string, makeStore: (t: Test) => 
 
       const got = await store.get(DEMO_ID);
       if (got === undefined) throw new Error('record missing');
-      got.status = 'failed';
-      got.args.push('--mutated');
+      t.throws(() => {
+        got.status = 'failed';
+      }, TypeError);
+      t.throws(() => got.args.push('--mutated'), TypeError);
       const listed = (await store.list())[0];
       if (listed === undefined) throw new Error('list empty');
-      listed.name = 'mutated via list';
+      t.throws(() => {
+        listed.name = 'mutated via list';
+      }, TypeError);
+      const put = { ...got, status: 'exited' as const };
+      t.doesNotThrow(() => {
+        put.exit_code = 0;
+      }, 'a spread copy is the way to a new record');
       const meta = await store.getMetadata(DEMO_ID);
       if (meta === undefined) throw new Error('metadata missing');
       meta.args.push('--mutated');
