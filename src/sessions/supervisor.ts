@@ -11,6 +11,7 @@ import { KeyedLock } from '../keyed-lock.js';
 import type { ProcessAdapter, ProcessState } from '../process/adapter.js';
 import type { SessionStore } from '../store/store.js';
 import { sessionNotFound, storeFailure } from './errors.js';
+import { eventFor, missingEvents } from './journal-catch-up.js';
 import { findReport } from './report.js';
 import { toSession } from './session-view.js';
 import { transition, type Observation } from './transitions.js';
@@ -69,7 +70,12 @@ export class Supervisor {
     const { processes, store } = this.options;
     // The promise is returned for adapters that want to know when the end is recorded (the fake).
     this.stopWatching = processes.watch((id, state) => this.onEnded(id, state));
-    for (const record of await store.list()) {
+    const records = await store.list();
+    for (const record of await missingEvents(this.options.journal, records)) {
+      this.options.log.warn({ id: record.id, status: record.status }, 'recording an event the service did not get to append before it stopped');
+      await this.record(eventFor(record), record);
+    }
+    for (const record of records) {
       if (isTerminalStatus(record.status)) continue;
       this.markLive(record);
       await this.reconcile(record).catch((err: unknown) => {
