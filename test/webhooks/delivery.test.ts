@@ -147,7 +147,7 @@ t.test('the test event: sent now, beside a blocked queue, answered with its deli
   const receiver = await Receiver.start(t, (r) => (r.json.type === 'webhook.test' ? 200 : 500));
   const journal = new MemoryJournal();
   const outcomes: DeliveryOutcome[] = [];
-  const service = await startService(t, { dataDir: await tempDir(t), journal, firstRetryMs: 60_000, onAttempt: (o) => outcomes.push(o) });
+  const service = await startService(t, { dataDir: await tempDir(t), journal, firstRetryMs: 60_000, maxRetryDelayMs: 60_000, onAttempt: (o) => outcomes.push(o) });
   const created = await service.create({ url: receiver.url });
   await appendEvents(journal, 1);
   await receiver.waitFor((r) => r.json.seq === 1);

@@ -87,7 +87,7 @@ t.test('closing with a retry pending, then starting again: the retry is made', a
   const receiver = await Receiver.start(t, (_r, count) => (count === 1 ? 500 : 200));
   const dataDir = await tempDir(t);
   const journal = new MemoryJournal();
-  const first = await startService(t, { dataDir, journal, firstRetryMs: 60_000 });
+  const first = await startService(t, { dataDir, journal, firstRetryMs: 60_000, maxRetryDelayMs: 60_000 });
   const created = await first.create({ url: receiver.url });
   await appendEvents(journal, 1);
   await receiver.waitFor((r) => r.status === 500);
