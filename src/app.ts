@@ -24,6 +24,8 @@ import { createLogUsage } from './sessions/log-usage.js';
 import { createMetrics } from './metrics/registry.js';
 import httpMetrics from './plugins/http-metrics.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { createWebhookService } from './events/webhooks/service.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { Supervisor } from './sessions/supervisor.js';
 import type { EventJournal } from './events/journal.js';
 import { MemoryJournal } from '../test/fakes/memory-journal.js';
@@ -106,6 +108,14 @@ export async function buildApp(options: BuildAppOptions = {}) {
     streamClients: () => streamClients(),
     logBytes: () => logUsage.total(),
   });
+  const webhooks = createWebhookService({
+    dataDir: config.dataDir,
+    journal,
+    log: app.log,
+    firstRetryMs: config.webhookRetryMs,
+    onAttempt: (outcome) => metrics.webhookAttempt(outcome),
+  });
+  await webhooks.init();
   // Live events only: counters count what happens from now on, not the journal's past.
   const stopCounting = journal.subscribe((event) => metrics.observeEvent(event));
   const sessions = new SessionService({
@@ -142,6 +152,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
     streams.close();
     stopCounting();
     supervisor.close();
+    await webhooks.close();
     await processes.close();
     await journal.close();
     await store.close();
@@ -178,6 +189,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   await app.register(openapi);
   await app.register(healthRoutes, { store });
   await app.register(metricsRoutes, { metrics });
+  await app.register(webhookRoutes, { webhooks });
   await app.register(sessionRoutes, { sessions });
   await app.register(logRoutes, { sessions, streams });
   return app as unknown as FastifyInstance;

@@ -9,6 +9,15 @@ import { StartSessionBodySchema } from '../../schemas/requests.js';
 import { scopeFor } from '../auth/tokens.js';
 import type { AuthRouteConfig } from './auth.js';
 import { HealthSchema, LogsTailSchema, ReadySchema, SessionListSchema } from '../../schemas/responses.js';
+import {
+  CreateWebhookBodySchema,
+  WebhookCreatedSchema,
+  WebhookDeliveryListSchema,
+  WebhookDeliverySchema,
+  WebhookListSchema,
+  WebhookSchema,
+  WebhookTestEventSchema,
+} from '../../schemas/webhooks.js';
 
 export const SHARED_SCHEMAS = [
   SessionSchema,
@@ -19,6 +28,13 @@ export const SHARED_SCHEMAS = [
   LogsTailSchema,
   HealthSchema,
   ReadySchema,
+  CreateWebhookBodySchema,
+  WebhookSchema,
+  WebhookCreatedSchema,
+  WebhookListSchema,
+  WebhookDeliverySchema,
+  WebhookDeliveryListSchema,
+  WebhookTestEventSchema,
 ];
 
 export const API_VERSION = '1.0.0';
@@ -67,6 +83,7 @@ async function openapiPlugin(app: FastifyInstance) {
       tags: [
         { name: 'sessions', description: 'start, read, stop, wait for and delete sessions' },
         { name: 'logs', description: 'read a session’s stdout and stderr' },
+        { name: 'webhooks', description: 'endpoints that receive lifecycle events as signed HTTP POSTs (Standard Webhooks)' },
         { name: 'health', description: 'liveness and readiness' },
         { name: 'metrics', description: 'Prometheus metrics of the service' },
       ],

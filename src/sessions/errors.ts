@@ -11,6 +11,7 @@ export const ERRORS = {
   command_not_allowed: { status: 403, title: 'Command not allowed' },
   session_not_found: { status: 404, title: 'Session not found' },
   report_not_found: { status: 404, title: 'Report not found' },
+  webhook_not_found: { status: 404, title: 'Webhook not found' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   not_acceptable: { status: 406, title: 'Not acceptable' },
