@@ -138,6 +138,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logPollMs: integer(env, 'SESSIOND_LOG_POLL_MS', 500, 10, 60000),
     rateLimitPerMinute: integer(env, 'SESSIOND_RATE_LIMIT', 300, 1, 1000000),
     webhookRetryMs: integer(env, 'SESSIOND_WEBHOOK_RETRY_MS', 5000, 1, 3600000),
-    supervisePollMs: integer(env, 'SESSIOND_SUPERVISE_POLL_MS', 2000, 10, 60000),
+    supervisePollMs: integer(env, 'SESSIOND_SUPERVISE_POLL_MS', 1000, 10, 60000),
   };
 }
