@@ -155,7 +155,7 @@ export class SessionService {
   private async load(id: string): Promise<SessionRecord> {
     // Ids are checked before any file is touched; a malformed one simply does not exist.
     if (!isSessionId(id)) throw sessionNotFound(id);
-    const record = await this.store.get(id);
+    const record = await this.options.supervisor.current(id);
     if (!record && this.store.isDamaged(id)) {
       throw new SessionError('session_damaged', `the record of session ${id} is damaged and cannot be read; the service log says why`);
     }
@@ -190,7 +190,7 @@ export class SessionService {
   }
 
   async list(query: ListSessionsQuery): Promise<{ items: Session[]; next_cursor: string | null }> {
-    const page = listPage(await this.store.list(), query);
+    const page = listPage(await this.options.supervisor.currentAll(), query);
     return { items: page.items.map((r) => this.options.supervisor.view(r)), next_cursor: page.next_cursor };
   }
 
@@ -232,7 +232,7 @@ export class SessionService {
       await this.stop(id);
     }
     const last = await supervisor.withLock(id, async () => {
-      const current = await this.store.get(id);
+      const current = await supervisor.current(id);
       await this.store.delete(id).catch((err: unknown) => {
         throw storeFailure(err, this.options.log);
       });

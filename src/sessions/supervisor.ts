@@ -32,6 +32,9 @@ export interface SupervisorOptions {
 
 type Ended = Extract<ProcessState, { state: 'ended' }>;
 
+/** How often records kept in memory (the store refused them) are tried again. */
+const FLUSH_RETRY_MS = 2000;
+
 /** What listeners of `changes` hear: every recorded event, after the record is written. */
 export interface SessionChange {
   event: LifecycleEvent | null;
@@ -50,6 +53,12 @@ export class Supervisor {
   private readonly unwatchLogs = new Map<string, () => void>();
   /** /wait callers per session, released at the end, on timeout or when their client leaves. */
   private readonly waiters = new Map<string, Set<() => void>>();
+  /**
+   * Changes recorded but not yet written (the disk is full, or failing): reads answer from here,
+   * and a timer writes them once the store takes writes again. Control never waits on the disk.
+   */
+  private readonly unwritten = new Map<string, SessionRecord>();
+  private flushTimer: NodeJS.Timeout | null = null;
   private stopWatching: (() => void) | null = null;
   private closed = false;
 
@@ -150,15 +159,13 @@ export class Supervisor {
   ): Promise<SessionRecord> {
     const { store } = this.options;
     return this.locks.run(id, async () => {
-      const current = await store.get(id);
+      const current = this.unwritten.get(id) ?? (await store.get(id));
       if (!current) throw sessionNotFound(id);
       const seen = typeof observation === 'function' ? await observation(current) : observation;
       const change = transition(current, seen, this.now());
       if (!change) return current;
       // The record first, so whoever hears the event and reads the session sees the change.
-      await store.put(change.record).catch((err: unknown) => {
-        throw storeFailure(err, this.options.log);
-      });
+      await this.write(change.record);
       if (isTerminalStatus(change.record.status)) this.ended(change.record);
       if (change.event) {
         this.options.log.info(
@@ -171,8 +178,71 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Writes a record; when the store cannot take it (a full or failing disk) the change is kept in
+   * memory, answered by reads, and written later: a stop must never wait for disk space.
+   */
+  private async write(record: SessionRecord): Promise<void> {
+    try {
+      await this.options.store.put(record);
+      this.unwritten.delete(record.id);
+    } catch (err) {
+      const failure = storeFailure(err, this.options.log);
+      if (failure.code === 'session_not_found') throw failure;
+      this.unwritten.set(record.id, record);
+      this.options.log.error({ id: record.id, code: failure.code }, 'could not write a session record: kept in memory, written when the store takes writes again');
+      this.scheduleFlush();
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.closed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      void this.flush();
+    }, FLUSH_RETRY_MS);
+    this.flushTimer.unref();
+  }
+
+  /** Writes what could not be written before; reschedules itself while anything is left. */
+  private async flush(): Promise<void> {
+    for (const id of [...this.unwritten.keys()]) {
+      await this.locks.run(id, async () => {
+        const record = this.unwritten.get(id);
+        if (!record) return;
+        try {
+          await this.options.store.put(record);
+          this.unwritten.delete(id);
+          this.options.log.info({ id }, 'wrote a session record that had waited for the store');
+        } catch (err) {
+          // Deleted meanwhile: nothing to write. Otherwise it waits for the next round.
+          if ((err as { code?: string }).code === 'not_found') this.unwritten.delete(id);
+        }
+      });
+    }
+    if (this.unwritten.size > 0) this.scheduleFlush();
+  }
+
+  /** The record as the service knows it: a change not yet written wins over the store's copy. */
+  async current(id: string): Promise<SessionRecord | undefined> {
+    return this.unwritten.get(id) ?? (await this.options.store.get(id));
+  }
+
+  /** Every record as the service knows it (for lists). */
+  async currentAll(): Promise<SessionRecord[]> {
+    const records = await this.options.store.list();
+    if (this.unwritten.size === 0) return records;
+    return records.map((record) => this.unwritten.get(record.id) ?? record);
+  }
+
+  /** Changes waiting for the store (for /readyz). */
+  get unwrittenCount(): number {
+    return this.unwritten.size;
+  }
+
   /** The session was deleted: forget it and say so. */
   async deleted(record: SessionRecord): Promise<void> {
+    this.unwritten.delete(record.id);
     this.ended(record);
     this.live.delete(record.id);
     await this.record('session.deleted', record);
@@ -225,6 +295,8 @@ export class Supervisor {
 
   close(): void {
     this.closed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     this.stopWatching?.();
     this.stopWatching = null;
     for (const off of this.unwatchLogs.values()) off();
