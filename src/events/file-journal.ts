@@ -20,6 +20,8 @@ const SEGMENT_NAME = /^(\d{16})\.jsonl$/;
 const segmentName = (first: number) => `${String(first).padStart(16, '0')}.jsonl`;
 /** How much of an old segment's end is read at start-up to find its last event. */
 const TAIL_BYTES = 64 * 1024;
+/** Parsed segments kept for readers that are catching up (a few MB each at most). */
+const RECENT_SEGMENTS = 2;
 
 export interface JournalLog {
   info(obj: object, msg: string): void;
@@ -104,6 +106,8 @@ export function createFileJournal(options: FileJournalOptions): FileJournal {
   let flushing: Promise<void> | null = null;
   let state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   let commits = 0;
+  /** The last segments read from disk: readers catching up read one segment a batch at a time. */
+  const recent = new Map<string, { size: number; events: LifecycleEvent[] }>();
   /** Damaged segments already reported, so a reader that passes them again does not flood the log. */
   const reported = new Set<string>();
 
@@ -334,6 +338,7 @@ export function createFileJournal(options: FileJournalOptions): FileJournal {
       segments = segments.slice(1);
     }
     for (const segment of doomed) {
+      recent.delete(segment.file);
       try {
         await fs.unlink(segment.file);
       } catch (err) {
@@ -343,6 +348,8 @@ export function createFileJournal(options: FileJournalOptions): FileJournal {
   }
 
   async function readSegment(segment: Segment): Promise<LifecycleEvent[]> {
+    const cached = recent.get(segment.file);
+    if (cached && cached.size === segment.size) return cached.events;
     let bytes: Buffer;
     try {
       bytes = await fs.readFile(segment.file);
@@ -353,6 +360,9 @@ export function createFileJournal(options: FileJournalOptions): FileJournal {
     }
     const parsed = parseSegment(bytes);
     reportDamage(segment.file, parsed.badLines);
+    recent.delete(segment.file);
+    recent.set(segment.file, { size: bytes.length, events: parsed.events });
+    if (recent.size > RECENT_SEGMENTS) recent.delete(recent.keys().next().value as string);
     return parsed.events;
   }
 
