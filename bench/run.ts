@@ -13,6 +13,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { measureGets } from './get-throughput.js';
+import { eventsFanout } from './events-fanout.js';
 import {
   freePort,
   PatternCounter,
@@ -385,6 +386,18 @@ async function main() {
   );
   // (c) requests
   await getPass(sd, root, base);
+
+  // (d) lifecycle events fan-out
+  const fan = await eventsFanout();
+  console.log(`\n(d) /v1/events fan-out: ${fan.subscribers} subscribers, ${fan.events} events each`);
+  console.log(`    server RSS growth ${f(fan.rssDeltaMiB, 1)} MiB; the same number of idle connections to a bare node:http server: ${f(fan.referenceRssDeltaMiB, 1)} MiB`);
+  summary.push({
+    what: `events fan-out, ${fan.subscribers} subscribers (MiB)`,
+    sessiond: f(fan.rssDeltaMiB, 1),
+    reference: `${f(fan.referenceRssDeltaMiB, 1)} (idle node:http connections)`,
+    ratio: fan.rssDeltaMiB / Math.max(fan.referenceRssDeltaMiB, 0.1),
+    goal: '<= 50 MiB',
+  });
 
   const sseRow = sse.client.stats();
   const sseRef = sse.tail.stats();

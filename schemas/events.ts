@@ -1,6 +1,7 @@
 // Lifecycle events: what /v1/events streams, what the journal keeps and what webhooks deliver.
 import { Type, type Static } from '@sinclair/typebox';
-import { Timestamp, ref } from './common.js';
+import { SESSION_ID_MAX, SESSION_ID_PATTERN, Timestamp, ref } from './common.js';
+import { LabelSelectorSchema } from './labels.js';
 import { SessionSchema } from './session.js';
 
 export const EVENT_TYPES = [
@@ -31,3 +32,29 @@ export const LifecycleEventSchema = Type.Object(
   { $id: 'LifecycleEvent', additionalProperties: false },
 );
 export type LifecycleEvent = Static<typeof LifecycleEventSchema>;
+
+/** A seq as a resume position (`Last-Event-ID`, `last_event_id`). */
+export const EVENT_SEQ_PATTERN = '^[0-9]{1,15}$';
+
+const TYPE_ALTERNATIVES = EVENT_TYPES.map((type) => type.replace('.', '\\.')).join('|');
+
+export const EventsQuerySchema = Type.Object({
+  session_id: Type.Optional(
+    Type.String({ pattern: SESSION_ID_PATTERN, maxLength: SESSION_ID_MAX, description: 'only this session’s events' }),
+  ),
+  label: Type.Optional(LabelSelectorSchema),
+  types: Type.Optional(
+    Type.String({
+      pattern: `^(${TYPE_ALTERNATIVES})(,(${TYPE_ALTERNATIVES}))*$`,
+      maxLength: 512,
+      description: `comma list of event types: ${EVENT_TYPES.join(', ')}`,
+    }),
+  ),
+  since: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'replay every retained event after this seq, then go live' }),
+  ),
+  last_event_id: Type.Optional(
+    Type.String({ pattern: EVENT_SEQ_PATTERN, description: 'the same as since, for clients that cannot send the Last-Event-ID header' }),
+  ),
+});
+export type EventsQuery = Static<typeof EventsQuerySchema>;

@@ -28,7 +28,9 @@ import { createWebhookService } from './events/webhooks/service.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { Supervisor } from './sessions/supervisor.js';
 import type { EventJournal } from './events/journal.js';
-import { MemoryJournal } from '../test/fakes/memory-journal.js';
+import { createFileJournal } from './events/file-journal.js';
+import { createEventStreams } from './events/stream.js';
+import { eventRoutes } from './routes/events.js';
 import { createFsStore } from './store/fs-store.js';
 import type { SessionStore } from './store/store.js';
 
@@ -90,7 +92,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
 
   const store = options.store ?? createFsStore({ dataDir: config.dataDir, log: app.log });
   const processes = options.processes ?? createLocalProcessAdapter({ pollIntervalMs: config.supervisePollMs });
-  const journal = options.journal ?? new MemoryJournal();
+  const journal = options.journal ?? createFileJournal({ dataDir: config.dataDir, log: app.log, clock: options.clock });
   const clock = options.clock ?? (() => new Date());
   await store.init();
   await journal.init();
@@ -143,11 +145,15 @@ export async function buildApp(options: BuildAppOptions = {}) {
 
   const streams = new LogStreams({ store, sessions: { get: (id) => sessions.get(id), changes: supervisor.changes }, keepAliveMs: config.sseKeepAliveMs, pollIntervalMs: config.logPollMs, log: app.log });
 
-  streamClients = () => ({ logs: streams.openStreams });
+  const eventStreams = createEventStreams({ journal, keepAliveMs: config.sseKeepAliveMs, log: app.log });
+  streamClients = () => ({ logs: streams.openStreams, events: eventStreams.count });
   app.decorate('sessions', sessions);
   app.decorate('logStreams', streams);
   // Open streams would hold close() forever: end them first; their sessions keep running.
-  app.addHook('preClose', async () => streams.closeAll());
+  app.addHook('preClose', async () => {
+    streams.closeAll();
+    eventStreams.closeAll();
+  });
   app.addHook('onClose', async () => {
     streams.close();
     stopCounting();
@@ -190,6 +196,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   await app.register(healthRoutes, { store });
   await app.register(metricsRoutes, { metrics });
   await app.register(webhookRoutes, { webhooks });
+  await app.register(eventRoutes, { journal, keepAliveMs: config.sseKeepAliveMs, streams: eventStreams });
   await app.register(sessionRoutes, { sessions });
   await app.register(logRoutes, { sessions, streams });
   return app as unknown as FastifyInstance;

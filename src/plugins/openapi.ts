@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { LifecycleEventSchema } from '../../schemas/events.js';
 import { MetadataSchema, SessionSchema } from '../../schemas/session.js';
 import { ProblemSchema } from '../../schemas/problem.js';
 import { StartSessionBodySchema } from '../../schemas/requests.js';
@@ -35,6 +36,7 @@ export const SHARED_SCHEMAS = [
   WebhookDeliverySchema,
   WebhookDeliveryListSchema,
   WebhookTestEventSchema,
+  LifecycleEventSchema,
 ];
 
 export const API_VERSION = '1.0.0';
@@ -75,7 +77,7 @@ async function openapiPlugin(app: FastifyInstance) {
             type: 'apiKey',
             in: 'query',
             name: 'access_token',
-            description: 'The same token as a query parameter, accepted on the two stream routes only (browsers’ EventSource cannot send headers).',
+            description: 'The same token as a query parameter, accepted on the stream routes only (browsers’ EventSource cannot send headers).',
           },
         },
       },
@@ -84,6 +86,7 @@ async function openapiPlugin(app: FastifyInstance) {
         { name: 'sessions', description: 'start, read, stop, wait for and delete sessions' },
         { name: 'logs', description: 'read a session’s stdout and stderr' },
         { name: 'webhooks', description: 'endpoints that receive lifecycle events as signed HTTP POSTs (Standard Webhooks)' },
+        { name: 'events', description: 'follow every session’s lifecycle as it happens' },
         { name: 'health', description: 'liveness and readiness' },
         { name: 'metrics', description: 'Prometheus metrics of the service' },
       ],

@@ -12,6 +12,7 @@ export interface MemoryJournalOptions {
 export class MemoryJournal implements EventJournal {
   private events: LifecycleEvent[] = [];
   private last = 0;
+  private closed = false;
   private readonly listeners = new Set<(event: LifecycleEvent) => void>();
 
   constructor(private readonly options: MemoryJournalOptions = {}) {}
@@ -19,6 +20,7 @@ export class MemoryJournal implements EventJournal {
   async init(): Promise<void> {}
 
   async append(type: EventType, session: Session): Promise<LifecycleEvent> {
+    if (this.closed) throw new Error('event journal is closed');
     const event: LifecycleEvent = {
       seq: ++this.last,
       type,
@@ -28,11 +30,19 @@ export class MemoryJournal implements EventJournal {
     this.events.push(event);
     const keep = this.options.retainCount;
     if (keep !== undefined && this.events.length > keep) this.events = this.events.slice(-keep);
-    for (const listener of [...this.listeners]) listener(event);
+    // As the file journal does: one failing subscriber neither fails the append nor starves the others.
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch {
+        // swallowed on purpose: the contract says a subscriber's fault is the subscriber's
+      }
+    }
     return event;
   }
 
   async readAfter(after: number, limit: number): Promise<LifecycleEvent[]> {
+    if (limit <= 0) return [];
     return this.events.filter((e) => e.seq > after).slice(0, limit);
   }
 
@@ -46,11 +56,22 @@ export class MemoryJournal implements EventJournal {
 
   subscribe(listener: (event: LifecycleEvent) => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.listeners.clear();
+  }
+
+  /** A new journal over what this one kept, as the service would find it after a restart. */
+  reopen(options: MemoryJournalOptions = this.options): MemoryJournal {
+    const next = new MemoryJournal(options);
+    next.events = [...this.events];
+    next.last = this.last;
+    return next;
   }
 
   /** Test helper: every retained event (a copy). */

@@ -47,6 +47,9 @@ t.test('every API route wants a token with the right scope', async (t) => {
     t.match(String(missing.headers['www-authenticate']), /^Bearer/, `${op.method} ${op.url}: WWW-Authenticate`);
     const wrong = await ctx.app.inject({ method: op.method as 'GET', url: op.url, headers: { authorization: 'Bearer not-a-real-token-at-all' }, payload });
     assertProblem(t, wrong, 401, 'unauthorized');
+    // /v1/events never ends by itself (inject would wait forever): its read token is tested over
+    // a real socket in test/events/events-stream.test.ts.
+    if (op.url === '/v1/events') continue;
     const read = await ctx.app.inject({ method: op.method as 'GET', url: op.url, headers: authHeader('read'), payload });
     if (op.method === 'GET') t.not(read.statusCode, 403, `${op.method} ${op.url}: a read token may read`);
     else assertProblem(t, read, 403, 'forbidden');
