@@ -1,18 +1,12 @@
 // GET /v1/events over a real socket: live order, resume without gap or duplicate, filters, reset,
 // keep-alive, clean shutdown, departed and slow clients, and who may read the stream.
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify from 'fastify';
 import t, { type Test } from 'tap';
-import { TokenTable } from '../../src/auth/tokens.js';
 import { createFileJournal } from '../../src/events/file-journal.js';
 import type { EventJournal, LifecycleEvent } from '../../src/events/journal.js';
 import { createEventStreams, type EventStreams, type EventStreamsOptions } from '../../src/events/stream.js';
-import auth from '../../src/plugins/auth.js';
-import errors, { frameworkErrors, MAX_PARAM_LENGTH } from '../../src/plugins/errors.js';
-import openapi, { SHARED_SCHEMAS } from '../../src/plugins/openapi.js';
-import { schemaController } from '../../src/plugins/validation.js';
 import { eventRoutes } from '../../src/routes/events.js';
 import { MemoryJournal } from '../fakes/memory-journal.js';
+import { buildPluginApp } from '../plugin-app.js';
 import { TEST_TOKENS, authHeader, eventually, tempDir } from '../helper.js';
 import { SseClient, type SseEvent } from '../streaming/helper.js';
 import { makeSession, recordingLog } from './helper.js';
@@ -20,7 +14,7 @@ import { makeSession, recordingLog } from './helper.js';
 interface EventsServer {
   url: string;
   streams: EventStreams;
-  app: Awaited<ReturnType<typeof Fastify>>;
+  app: Awaited<ReturnType<typeof buildPluginApp>>;
 }
 
 /** The errors and auth plugins as the service registers them, the events route, on 127.0.0.1:<free port>. */
@@ -29,23 +23,7 @@ async function startEventsServer(
   journal: EventJournal,
   options: Partial<EventStreamsOptions> & { withOpenApi?: boolean } = {},
 ): Promise<EventsServer> {
-  const app = Fastify({
-    logger: false,
-    forceCloseConnections: true,
-    ajv: { customOptions: { removeAdditional: false, useDefaults: true } },
-    schemaController,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
-    frameworkErrors,
-  }).withTypeProvider<TypeBoxTypeProvider>();
-  await app.register(errors);
-  await app.register(auth, {
-    tokens: new TokenTable([
-      { token: TEST_TOKENS.write, scope: 'write' },
-      { token: TEST_TOKENS.read, scope: 'read' },
-    ]),
-  });
-  if (options.withOpenApi) await app.register(openapi);
-  else for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  const app = await buildPluginApp({ withOpenApi: options.withOpenApi });
   const keepAliveMs = options.keepAliveMs ?? 15000;
   const streams = createEventStreams({ journal, keepAliveMs, log: recordingLog(), ...options });
   app.addHook('preClose', async () => streams.closeAll());

@@ -3,25 +3,18 @@
 // and a small Fastify app with the errors, auth and OpenAPI plugins around the webhook routes.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify from 'fastify';
 import pino from 'pino';
 import type { Test } from 'tap';
 import { Webhook } from 'standardwebhooks';
 import type { Labels } from '../../schemas/labels.js';
 import type { Session } from '../../schemas/session.js';
-import { loggerOptions } from '../../src/app.js';
-import { TokenTable } from '../../src/auth/tokens.js';
 import { createWebhookService, type WebhookService, type WebhookServiceOptions } from '../../src/events/webhooks/service.js';
-import auth from '../../src/plugins/auth.js';
-import errors from '../../src/plugins/errors.js';
-import openapi from '../../src/plugins/openapi.js';
-import { schemaController } from '../../src/plugins/validation.js';
 import { webhookRoutes } from '../../src/routes/webhooks.js';
 import { toSession } from '../../src/sessions/session-view.js';
 import { makeRecord } from '../fakes/records.js';
 import { MemoryJournal } from '../fakes/memory-journal.js';
 import { TEST_TOKENS } from '../helper.js';
+import { buildPluginApp } from '../plugin-app.js';
 
 export interface Received {
   n: number;
@@ -153,20 +146,7 @@ export async function startService(
 
 /** Fastify with the production error handler, auth and OpenAPI plugins, and the webhook routes. */
 export async function buildWebhookApp(t: Test, webhooks: WebhookService, log?: { write(line: string): void }) {
-  const app = Fastify({
-    logger: log ? { ...loggerOptions('trace'), stream: log } : false,
-    ajv: { customOptions: { removeAdditional: false, useDefaults: true } },
-    schemaController,
-    forceCloseConnections: true,
-  }).withTypeProvider<TypeBoxTypeProvider>();
-  await app.register(errors);
-  await app.register(auth, {
-    tokens: new TokenTable([
-      { token: TEST_TOKENS.write, scope: 'write' },
-      { token: TEST_TOKENS.read, scope: 'read' },
-    ]),
-  });
-  await app.register(openapi);
+  const app = await buildPluginApp({ log, withOpenApi: true });
   await app.register(webhookRoutes, { webhooks });
   t.teardown(() => app.close());
   return app;
