@@ -85,6 +85,10 @@ function benchSession(i: number) {
     expects_report: false,
     labels: { team: 'platform', env: 'bench' },
     stop_reason: null,
+    max_runtime_ms: null,
+    idle_timeout_ms: null,
+    priority: 0,
+    queued_at: null,
   };
 }
 

@@ -6,6 +6,10 @@ import type { SessionRecord } from './session.js';
 const ADDED_FIELDS: Partial<SessionRecord> = {
   labels: {},
   stop_reason: null,
+  max_runtime_ms: null,
+  idle_timeout_ms: null,
+  priority: 0,
+  queued_at: null,
 };
 
 /** Fills the missing v1.1 fields of a parsed record (in place); leaves anything else to validation. */

@@ -4,6 +4,9 @@ import { SESSION_ID_MAX, SESSION_ID_PATTERN } from './common.js';
 import { LabelSelectorSchema, LabelsSchema } from './labels.js';
 import { SessionStatusSchema } from './session.js';
 
+/** Thirty days: the longest limit a session may ask for. */
+export const MAX_LIMIT_MS = 30 * 24 * 60 * 60 * 1000;
+
 const ShortText = (description: string) => Type.String({ minLength: 1, maxLength: 200, description });
 /** Values passed to a CLI as an option's value must not be taken for another option. */
 const NotAnOption = '^[^-\\s][^\\u0000-\\u001f]*$';
@@ -46,6 +49,16 @@ export const StartSessionBodySchema = Type.Object(
     repository_write_allowed: Type.Optional(Type.Boolean({ default: true })),
     expects_report: Type.Optional(Type.Boolean({ default: false, description: 'the session is completed only when it writes report.md' })),
     labels: Type.Optional(LabelsSchema),
+    max_runtime_ms: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: MAX_LIMIT_MS, description: 'end the session (gracefully) this long after it started; 0 or absent: SESSIOND_MAX_RUNTIME_MS' }),
+    ),
+    idle_timeout_ms: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: MAX_LIMIT_MS, description: 'end the session when neither stream had output for this long; absent: SESSIOND_IDLE_TIMEOUT_MS; 0: none' }),
+    ),
+    queue: Type.Optional(
+      Type.Boolean({ default: false, description: 'when SESSIOND_MAX_RUNNING sessions are live, answer 202 with a queued session instead of 429' }),
+    ),
+    priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100, default: 0, description: 'orders the queue: higher first, then arrival' })),
   },
   { $id: 'StartSessionBody', additionalProperties: false },
 );

@@ -32,6 +32,9 @@ export const ReadySchema = Type.Object(
     status: Type.Literal('ok'),
     sessions: Type.Integer({ description: 'readable records the store holds' }),
     damaged_records: Type.Integer({ description: 'session records that could not be read (left out of listings; see the service log)' }),
+    warnings: Type.Array(Type.String(), {
+      description: 'what an operator should know while the service still serves: starts refused below the disk floor, changes waiting for the disk',
+    }),
   },
   { $id: 'Ready' },
 );

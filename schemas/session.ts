@@ -5,6 +5,7 @@ import { LabelsSchema } from './labels.js';
 import './value-registry.js';
 
 export const SESSION_STATUSES = [
+  'queued',
   'starting',
   'running',
   'exited',
@@ -19,7 +20,7 @@ export const SessionStatusSchema = Type.Unsafe<(typeof SESSION_STATUSES)[number]
   type: 'string',
   enum: [...SESSION_STATUSES],
   description:
-    'starting: record written, process not yet confirmed; running: process alive; exited: ended by itself, no report expected; ' +
+    'queued: accepted, waiting for capacity (no process yet; only when the start asked to queue); starting: record written, process not yet confirmed; running: process alive; exited: ended by itself, no report expected; ' +
     'completed: ended by itself and report.md exists; completed_missing_report: ended by itself, report expected but missing; ' +
     'failed: could not be started; stopped: stopped through the API, no report expected; terminated: stopped through the API, report expected',
 });
@@ -63,6 +64,10 @@ export const SessionSchema = Type.Object(
     repository_write_allowed: Type.Boolean(),
     expects_report: Type.Boolean(),
     labels: LabelsSchema,
+    max_runtime_ms: Nullable(Type.Integer({ minimum: 1, description: 'the time limit in force, from started_at; null for none' })),
+    idle_timeout_ms: Nullable(Type.Integer({ minimum: 1, description: 'ended after this long without output on either stream; null for none' })),
+    priority: Type.Integer({ minimum: -100, maximum: 100, description: 'orders the queue: higher first, then arrival' }),
+    queued_at: Nullable(Timestamp),
     stop_reason: Nullable(
       Type.Unsafe<'requested' | 'max_runtime' | 'idle'>({
         type: 'string',

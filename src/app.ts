@@ -21,6 +21,8 @@ import { logRoutes } from './routes/logs.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { SessionService } from './sessions/service.js';
 import { createLogUsage } from './sessions/log-usage.js';
+import { createScheduler } from './sessions/scheduler.js';
+import { belowFloor } from './sessions/disk-floor.js';
 import { createMetrics } from './metrics/registry.js';
 import httpMetrics from './plugins/http-metrics.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -106,7 +108,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
       for (const record of await store.list()) counts[record.status] = (counts[record.status] ?? 0) + 1;
       return counts;
     },
-    queueLength: () => 0,
+    queueLength: () => sessions.queueLength,
     streamClients: () => streamClients(),
     logBytes: () => logUsage.total(),
   });
@@ -131,6 +133,19 @@ export async function buildApp(options: BuildAppOptions = {}) {
   });
   await sessions.init();
   await supervisor.start();
+  const scheduler = createScheduler({
+    clock,
+    retentionMs: config.retentionMs,
+    live: () => supervisor.liveRecords(),
+    all: () => supervisor.currentAll(),
+    lastActivityMs: (id) => supervisor.lastActivityMs(id),
+    stop: (id, reason) => sessions.stop(id, undefined, reason),
+    remove: (id) => sessions.delete(id, false),
+    log: app.log,
+  });
+  scheduler.start();
+  // Sessions queued before a restart start now if there is room.
+  await sessions.drain();
 
   // The API takes JSON only: any other body is 415 unsupported_media_type, not a confusing 400.
   app.removeContentTypeParser('text/plain');
@@ -157,6 +172,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   app.addHook('onClose', async () => {
     streams.close();
     stopCounting();
+    scheduler.close();
     supervisor.close();
     await webhooks.close();
     await processes.close();
@@ -193,7 +209,18 @@ export async function buildApp(options: BuildAppOptions = {}) {
     keyGenerator: (request) => request.auth?.key ?? request.ip,
   });
   await app.register(openapi);
-  await app.register(healthRoutes, { store });
+  await app.register(healthRoutes, {
+    store,
+    warnings: async () => {
+      const out: string[] = [];
+      const floor = await belowFloor(config.dataDir, config.minFreeBytes).catch(() => null);
+      if (floor) out.push(floor);
+      if (supervisor.unwrittenCount > 0) {
+        out.push(`${supervisor.unwrittenCount} session change(s) could not be written (disk full or failing): kept in memory, written when the store takes writes again`);
+      }
+      return out;
+    },
+  });
   await app.register(metricsRoutes, { metrics });
   await app.register(webhookRoutes, { webhooks });
   await app.register(eventRoutes, { journal, keepAliveMs: config.sseKeepAliveMs, streams: eventStreams });

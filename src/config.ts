@@ -30,6 +30,14 @@ export interface Config {
   rateLimitPerMinute: number;
   /** First delay before a failed webhook delivery is retried (it doubles from there). */
   webhookRetryMs: number;
+  /** Default max_runtime_ms of a session; 0 for none. */
+  maxRuntimeMs: number;
+  /** Default idle_timeout_ms of a session; 0 for none. */
+  idleTimeoutMs: number;
+  /** How long an ended session is kept before it is deleted; 0 keeps forever. */
+  retentionMs: number;
+  /** Below this many free bytes in the data directory, starts are refused (507). */
+  minFreeBytes: number;
   /** The supervisor's safety poll of live sessions (the runtime's watch does the fast path). */
   supervisePollMs: number;
 }
@@ -138,6 +146,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logPollMs: integer(env, 'SESSIOND_LOG_POLL_MS', 500, 10, 60000),
     rateLimitPerMinute: integer(env, 'SESSIOND_RATE_LIMIT', 300, 1, 1000000),
     webhookRetryMs: integer(env, 'SESSIOND_WEBHOOK_RETRY_MS', 5000, 1, 3600000),
+    maxRuntimeMs: integer(env, 'SESSIOND_MAX_RUNTIME_MS', 0, 0, 30 * 24 * 3600 * 1000),
+    idleTimeoutMs: integer(env, 'SESSIOND_IDLE_TIMEOUT_MS', 0, 0, 30 * 24 * 3600 * 1000),
+    retentionMs: integer(env, 'SESSIOND_RETENTION_MS', 7 * 24 * 3600 * 1000, 0, 10 * 365 * 24 * 3600 * 1000),
+    minFreeBytes: integer(env, 'SESSIOND_MIN_FREE_BYTES', 512 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     supervisePollMs: integer(env, 'SESSIOND_SUPERVISE_POLL_MS', 1000, 10, 60000),
   };
 }

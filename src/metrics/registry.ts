@@ -48,7 +48,7 @@ export interface Metrics {
   scrape(): Promise<string>;
 }
 
-export const SESSION_METRIC_STATUSES: readonly string[] = [...SESSION_STATUSES, 'queued'];
+export const SESSION_METRIC_STATUSES: readonly string[] = [...new Set<string>([...SESSION_STATUSES, 'queued'])];
 export const STREAM_KINDS = ['logs', 'events'] as const;
 
 /** Seconds: from a quick exit to a day-long agent run. */

@@ -8,11 +8,13 @@ import { problems } from './responses.js';
 
 export interface HealthRoutesOptions {
   store: SessionStore;
+  /** What the service would like an operator to know (a disk below its floor, say); [] when all is well. */
+  warnings?: () => Promise<string[]>;
 }
 
 const tags = ['health'];
 
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, warnings }) => {
   app.get(
     '/healthz',
     { config: { public: true }, schema: { tags, summary: 'Liveness', response: { 200: ref(HealthSchema), ...problems() } } },
@@ -36,7 +38,12 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
         request.log.warn({ err }, 'readiness probe failed');
         throw new SessionError('unavailable', 'the session store cannot be read or written');
       }
-      return { status: 'ok' as const, sessions: (await store.list()).length, damaged_records: store.damagedCount() };
+      return {
+        status: 'ok' as const,
+        sessions: (await store.list()).length,
+        damaged_records: store.damagedCount(),
+        warnings: (await warnings?.()) ?? [],
+      };
     },
   );
 };

@@ -52,17 +52,18 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
         }),
         response: {
           201: { ...session, description: 'the session, running or failed; Location names it' },
+          202: { ...session, description: 'queued (the start asked for `queue` and SESSIOND_MAX_RUNNING sessions are live): it starts by itself when a place frees; Location names it' },
           ...problems('validation_failed', 'working_directory_invalid', 'command_not_allowed', 'idempotency_conflict', 'payload_too_large', 'unsupported_media_type', 'limit_exceeded', 'unavailable', 'insufficient_storage'),
         },
       },
     },
     async (request, reply) => {
-      const { session: created, replayed } = await sessions.start(request.body, {
+      const { session: created, replayed, queued } = await sessions.start(request.body, {
         idempotencyKey: request.headers['idempotency-key'],
         caller: request.auth?.key,
       });
       if (replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(201).header('location', `/v1/sessions/${created.id}`).send(created);
+      return reply.code(queued ? 202 : 201).header('location', `/v1/sessions/${created.id}`).send(created);
     },
   );
 

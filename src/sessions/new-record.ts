@@ -1,9 +1,21 @@
-// The record and metadata of a new session, as written once at creation (status `starting`).
+// The record and metadata of a new session, as written once at creation (`starting`, or `queued`
+// when it waits for capacity), with the limits in force for it.
 import type { StartSessionBody } from '../../schemas/requests.js';
 import type { Metadata, SessionRecord } from '../../schemas/session.js';
 import type { LogLocation } from '../store/store.js';
 import type { LaunchPlan } from './admission.js';
 import type { IdempotencyDigest } from './idempotency.js';
+
+/** The limits a session gets: its own, else the service's defaults; 0 means none. */
+export interface LimitDefaults {
+  maxRuntimeMs: number;
+  idleTimeoutMs: number;
+}
+
+const limit = (asked: number | undefined, fallback: number, zeroMeansDefault: boolean): number | null => {
+  const value = asked === undefined || (asked === 0 && zeroMeansDefault) ? fallback : asked;
+  return value > 0 ? value : null;
+};
 
 export function newRecord(
   id: string,
@@ -12,12 +24,13 @@ export function newRecord(
   plan: LaunchPlan,
   logs: LogLocation,
   idempotency: IdempotencyDigest | null,
+  options: { queued: boolean; defaults: LimitDefaults },
 ): { record: SessionRecord; metadata: Metadata } {
   const record: SessionRecord = {
     id,
     name: body.name,
     executive: body.executive ?? 'Unassigned',
-    status: 'starting',
+    status: options.queued ? 'queued' : 'starting',
     status_reason: null,
     pid: null,
     started_at: now.toISOString(),
@@ -39,6 +52,11 @@ export function newRecord(
     repository_write_allowed: body.repository_write_allowed ?? true,
     expects_report: body.expects_report ?? false,
     labels: body.labels ?? {},
+    // The contract: max_runtime_ms 0 means "the default"; idle_timeout_ms 0 means "none".
+    max_runtime_ms: limit(body.max_runtime_ms, options.defaults.maxRuntimeMs, true),
+    idle_timeout_ms: limit(body.idle_timeout_ms, options.defaults.idleTimeoutMs, false),
+    priority: body.priority ?? 0,
+    queued_at: options.queued ? now.toISOString() : null,
     stop_reason: null,
     handle: null,
     stop_requested_at: null,

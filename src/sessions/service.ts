@@ -9,11 +9,14 @@ import { LaunchError, type ProcessAdapter } from '../process/adapter.js';
 import { StoreError } from '../store/errors.js';
 import type { SessionStore } from '../store/store.js';
 import { KeyedLock } from '../keyed-lock.js';
-import { admit, type AdmissionConfig, type LaunchPlan } from './admission.js';
+import { admit, replan, type AdmissionConfig, type LaunchPlan } from './admission.js';
 import { SessionError, sessionNotFound, storeFailure } from './errors.js';
 import { IdempotencyIndex, idempotencyDigest, type IdempotencyDigest } from './idempotency.js';
 import { isSessionId, newSessionId } from './ids.js';
-import { newRecord } from './new-record.js';
+import { newRecord, type LimitDefaults } from './new-record.js';
+import { belowFloor } from './disk-floor.js';
+import { SessionQueue } from './queue.js';
+import type { StopReason } from './transitions.js';
 import { listPage } from './queries.js';
 import { findReport } from './report.js';
 import { readRaw, readTail, type RangeRequest, type RawLog } from './session-logs.js';
@@ -22,9 +25,11 @@ import { createViewCache } from './view-cache.js';
 
 export type { RawLog };
 
-export interface ServiceConfig extends AdmissionConfig {
+export interface ServiceConfig extends AdmissionConfig, LimitDefaults {
   stopGraceMs: number;
   maxRunning: number;
+  dataDir: string;
+  minFreeBytes: number;
 }
 
 export interface SessionServiceOptions {
@@ -51,6 +56,8 @@ const ID_ATTEMPTS = 5;
 export class SessionService {
   private readonly startLock = new KeyedLock();
   private readonly idempotency = new IdempotencyIndex();
+  /** Sessions waiting for capacity, in the order they will start. */
+  private readonly queue = new SessionQueue();
   /** Starts whose launch is under way in this process, so a replay or a stop waits for them. */
   private readonly launching = new Map<string, Promise<unknown>>();
 
@@ -62,7 +69,48 @@ export class SessionService {
 
   /** Called once at start-up, after the store is loaded. */
   async init(): Promise<void> {
-    for (const record of await this.options.store.list()) this.idempotency.add(record);
+    for (const record of await this.options.store.list()) {
+      this.idempotency.add(record);
+      if (record.status === 'queued') this.queue.add(record);
+    }
+    // Capacity frees when a session ends or goes: the queue moves on by itself.
+    this.options.supervisor.changes.on('change', ({ type, session }) => {
+      if (type !== 'session.ended' && type !== 'session.deleted') return;
+      this.queue.remove(session.id);
+      void this.drain();
+    });
+  }
+
+  /** Sessions waiting for capacity now. */
+  get queueLength(): number {
+    return this.queue.size;
+  }
+
+  /** Starts queued sessions while there is capacity (after an end, a stop, a delete, a restart). */
+  async drain(): Promise<void> {
+    await this.startLock.run(START_LOCK, () => this.admitQueued()).catch((err: unknown) => {
+      this.options.log.error({ err }, 'could not start a queued session');
+    });
+  }
+
+  /** Under the start lock: queued sessions take free places first, highest priority, then oldest. */
+  private async admitQueued(): Promise<void> {
+    const { supervisor, config } = this.options;
+    for (let id = this.queue.peek(); id !== undefined && supervisor.liveCount() < config.maxRunning; id = this.queue.peek()) {
+      this.queue.remove(id);
+      const record = await supervisor.observe(id, { kind: 'admitted' }).catch(() => null);
+      if (record?.status !== 'starting') continue; // stopped or deleted meanwhile
+      const launch = replan(record, config).then(
+        (plan) => this.launch(record, plan),
+        (err: unknown) =>
+          supervisor.observe(id, {
+            kind: 'failed',
+            reason: err instanceof SessionError ? `when its turn came: ${err.detail}` : 'the queued session could not be started',
+          }),
+      );
+      this.launching.set(id, launch);
+      void launch.finally(() => this.launching.delete(id)).catch(() => undefined);
+    }
   }
 
   private get store(): SessionStore {
@@ -74,9 +122,11 @@ export class SessionService {
    * answers the session the first one started (`replayed`), and another body under the same
    * key is idempotency_conflict: a client may retry a start whose answer it never got.
    */
-  async start(body: StartSessionBody, options: StartOptions = {}): Promise<{ session: Session; replayed: boolean }> {
+  async start(body: StartSessionBody, options: StartOptions = {}): Promise<{ session: Session; replayed: boolean; queued: boolean }> {
     const began = performance.now();
     const plan = await admit(body, this.options.config);
+    const refusal = await belowFloor(this.options.config.dataDir, this.options.config.minFreeBytes).catch(() => null);
+    if (refusal) throw new SessionError('insufficient_storage', refusal);
     const digest = options.idempotencyKey ? idempotencyDigest(options.idempotencyKey, options.caller, body) : null;
     // Counting live sessions and writing the new record happen under one lock, so a burst of
     // starts cannot overshoot SESSIOND_MAX_RUNNING. The count is O(1): the supervisor keeps it.
@@ -90,32 +140,46 @@ export class SessionService {
           return { replay: earlier.id };
         }
       }
+      // Sessions already waiting get the free places first.
+      await this.admitQueued();
       const { maxRunning } = this.options.config;
-      if (this.options.supervisor.liveCount() >= maxRunning) {
-        throw new SessionError('limit_exceeded', `at most ${maxRunning} sessions may run at once (SESSIOND_MAX_RUNNING)`);
+      const full = this.options.supervisor.liveCount() >= maxRunning;
+      if (full && !body.queue) {
+        throw new SessionError('limit_exceeded', `at most ${maxRunning} sessions may run at once (SESSIOND_MAX_RUNNING); pass "queue": true to wait for a place`);
       }
-      const record = await this.create(body, plan, digest);
+      const record = await this.create(body, plan, digest, full);
+      if (full) {
+        this.queue.add(record);
+        return { queued: record };
+      }
       // Registered under the lock, so a retry with the same key waits for this launch.
       const launch = this.launch(record, plan);
       this.launching.set(record.id, launch);
       return { launch, id: record.id };
     });
-    if (outcome.replay !== undefined) return { session: await this.settledView(outcome.replay), replayed: true };
+    if (outcome.replay !== undefined) {
+      const session = await this.settledView(outcome.replay);
+      return { session, replayed: true, queued: session.status === 'queued' };
+    }
+    if (outcome.queued) return { session: this.options.supervisor.view(outcome.queued), replayed: false, queued: true };
     try {
       const record = await outcome.launch;
       if (record.status === 'running') this.options.onStarted?.((performance.now() - began) / 1000);
       // As the index has it now: a quick command may have ended already.
-      return { session: await this.get(record.id).catch(() => this.options.supervisor.view(record)), replayed: false };
+      return { session: await this.get(record.id).catch(() => this.options.supervisor.view(record)), replayed: false, queued: false };
     } finally {
       this.launching.delete(outcome.id);
     }
   }
 
-  private async create(body: StartSessionBody, plan: LaunchPlan, digest: IdempotencyDigest | null): Promise<SessionRecord> {
+  private async create(body: StartSessionBody, plan: LaunchPlan, digest: IdempotencyDigest | null, queued: boolean): Promise<SessionRecord> {
     for (let attempt = 1; ; attempt++) {
       const now = this.options.clock();
       const id = newSessionId(body.name, now);
-      const { record, metadata } = newRecord(id, now, body, plan, this.store.logLocation(id), digest);
+      const { record, metadata } = newRecord(id, now, body, plan, this.store.logLocation(id), digest, {
+        queued,
+        defaults: this.options.config,
+      });
       try {
         await this.store.create(record, metadata);
       } catch (err) {
@@ -194,12 +258,16 @@ export class SessionService {
     return { items: page.items.map((r) => this.options.supervisor.view(r)), next_cursor: page.next_cursor };
   }
 
-  /** Asks the session to end: SIGTERM to its group, SIGKILL after the grace. Idempotent. */
-  async stop(id: string, graceMs = this.options.config.stopGraceMs): Promise<Session> {
+  /**
+   * Asks the session to end: SIGTERM to its group, SIGKILL after the grace. Idempotent. A queued
+   * session ends at once (no process). `reason` is the API's request, or a limit's.
+   */
+  async stop(id: string, graceMs = this.options.config.stopGraceMs, reason: StopReason = 'requested'): Promise<Session> {
     const { supervisor } = this.options;
     const record = await this.settled(id);
+    if (record.status === 'queued') return supervisor.view(await supervisor.observe(id, { kind: 'stop_requested', reason }));
     if (isTerminalStatus(record.status) || !record.handle) return supervisor.view(record);
-    const marked = await supervisor.observe(id, { kind: 'stop_requested', reason: 'requested' });
+    const marked = await supervisor.observe(id, { kind: 'stop_requested', reason });
     if (isTerminalStatus(marked.status) || !marked.handle) return supervisor.view(marked);
     this.options.log.info({ id, grace_ms: graceMs }, 'stopping session');
     const state = await this.options.processes.terminate(marked.handle, graceMs);
@@ -228,7 +296,10 @@ export class SessionService {
     }
     const record = await this.settled(id);
     if (!isTerminalStatus(record.status)) {
-      if (!force) throw new SessionError('session_running', `session ${id} is ${record.status}; stop it first or pass ?force=true`);
+      // A queued session has no process: deleting it is taking it out of the queue.
+      if (!force && record.status !== 'queued') {
+        throw new SessionError('session_running', `session ${id} is ${record.status}; stop it first or pass ?force=true`);
+      }
       await this.stop(id);
     }
     const last = await supervisor.withLock(id, async () => {

@@ -85,7 +85,8 @@ export class Supervisor {
       await this.record(eventFor(record), record);
     }
     for (const record of records) {
-      if (isTerminalStatus(record.status)) continue;
+      // Queued sessions have no process to look at: the service's queue starts them.
+      if (isTerminalStatus(record.status) || record.status === 'queued') continue;
       this.markLive(record);
       await this.reconcile(record).catch((err: unknown) => {
         this.options.log.error({ err, id: record.id }, 'could not reconcile a session at start-up');
@@ -114,8 +115,13 @@ export class Supervisor {
     else processes.track(record.id, record.handle);
   }
 
-  /** A new record was written (status starting): it counts as live from now on. */
+  /** A new record was written: `starting` counts as live from now on; `queued` waits. */
   async created(record: SessionRecord): Promise<void> {
+    if (record.status === 'queued') {
+      await this.record('session.created', record);
+      await this.record('session.queued', record);
+      return;
+    }
     this.markLive(record);
     await this.record('session.created', record);
   }
@@ -167,6 +173,7 @@ export class Supervisor {
       // The record first, so whoever hears the event and reads the session sees the change.
       await this.write(change.record);
       if (isTerminalStatus(change.record.status)) this.ended(change.record);
+      else if (change.record.status !== 'queued') this.markLive(change.record);
       if (change.event) {
         this.options.log.info(
           { id, status: change.record.status, exit_code: change.record.exit_code, exit_signal: change.record.exit_signal },
@@ -256,6 +263,21 @@ export class Supervisor {
   /** Sessions not yet final (starting or running): O(1). */
   liveCount(): number {
     return this.live.size;
+  }
+
+  /** The records of the live sessions (O(live), for the scheduler). */
+  async liveRecords(): Promise<SessionRecord[]> {
+    const out: SessionRecord[] = [];
+    for (const id of this.live) {
+      const record = await this.current(id);
+      if (record) out.push(record);
+    }
+    return out;
+  }
+
+  /** The last output seen of a live session (ms since the epoch), or null. */
+  lastActivityMs(id: string): number | null {
+    return this.activity.get(id) ?? null;
   }
 
   /** The last output seen of a live session, or null (an ended one keeps it in its record). */

@@ -8,6 +8,8 @@ import { isTerminalStatus, type ProcessHandle, type SessionRecord, type SessionS
 export type StopReason = NonNullable<SessionRecord['stop_reason']>;
 
 export type Observation =
+  /** A queued session got capacity: it starts now (its limits count from here). */
+  | { kind: 'admitted' }
   /** The runtime confirmed the process runs (a launch, or an adoption at start-up). */
   | { kind: 'launched'; handle: ProcessHandle; pid: number | null }
   /** The process could not be started, or its start was never confirmed. */
@@ -35,6 +37,7 @@ export interface Transition {
 
 /** Where a status stands in the one direction sessions move. */
 const RANK: Record<SessionStatus, number> = {
+  queued: 0,
   starting: 1,
   running: 2,
   exited: 3,
@@ -62,6 +65,10 @@ export function endStatus(record: SessionRecord, report: boolean | null): Sessio
 /** The next record and its event, or null when `observation` changes nothing. `now` is RFC 3339. */
 export function transition(record: SessionRecord, observation: Observation, now: string): Transition | null {
   switch (observation.kind) {
+    case 'admitted': {
+      if (record.status !== 'queued') return null;
+      return { record: { ...record, status: 'starting', started_at: now }, event: 'session.status' };
+    }
     case 'launched': {
       if (!allowed(record.status, 'running')) return null;
       return {
@@ -78,9 +85,18 @@ export function transition(record: SessionRecord, observation: Observation, now:
     }
     case 'stop_requested': {
       if (isTerminalStatus(record.status) || record.stop_requested_at) return null;
+      if (record.status === 'queued') {
+        // Nothing runs yet: the session ends here, without a process.
+        return {
+          record: { ...record, status: 'stopped', stopped_at: now, stop_requested_at: now, stop_reason: observation.reason },
+          event: 'session.ended',
+        };
+      }
       return { record: { ...record, stop_requested_at: now, stop_reason: observation.reason }, event: null };
     }
     case 'ended': {
+      // A queued session has no process that could have ended.
+      if (record.status === 'queued') return null;
       const status = endStatus(record, observation.report);
       if (!allowed(record.status, status)) return null;
       const unknown = observation.exit_code === null && observation.exit_signal === null;

@@ -36,6 +36,10 @@ export function makeRecord(overrides: Partial<SessionRecord> = {}): SessionRecor
     stop_requested_at: null,
     labels: {},
     stop_reason: null,
+    max_runtime_ms: null,
+    idle_timeout_ms: null,
+    priority: 0,
+    queued_at: null,
     ...overrides,
   };
 }

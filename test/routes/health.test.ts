@@ -10,7 +10,7 @@ t.test('healthz and readyz', async (t) => {
   t.same(health.json(), { status: 'ok' });
   const ready = await ctx.app.inject({ url: '/readyz' });
   t.equal(ready.statusCode, 200);
-  t.same(ready.json(), { status: 'ok', sessions: 0, damaged_records: 0 });
+  t.same(ready.json(), { status: 'ok', sessions: 0, damaged_records: 0, warnings: [] });
   ctx.store.failProbe = true;
   assertProblem(t, await ctx.app.inject({ url: '/readyz' }), 503, 'unavailable');
 });

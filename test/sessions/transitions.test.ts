@@ -8,6 +8,7 @@ const NOW = '2026-12-01T12:00:00.000Z';
 const handle = { pid: 4242 };
 
 const OBSERVATIONS: Record<string, Observation> = {
+  admitted: { kind: 'admitted' },
   launched: { kind: 'launched', handle, pid: 4242 },
   failed: { kind: 'failed', reason: 'spawn ENOENT' },
   stop_requested: { kind: 'stop_requested', reason: 'requested' },
@@ -17,14 +18,15 @@ const OBSERVATIONS: Record<string, Observation> = {
 
 /** What each observation must make of each status: the new status, or null for "nothing". */
 const EXPECTED: Record<SessionStatus, Record<keyof typeof OBSERVATIONS, SessionStatus | 'same' | null>> = {
-  starting: { launched: 'running', failed: 'failed', stop_requested: 'same', ended_ok: 'exited', ended_unknown: 'exited' },
-  running: { launched: null, failed: null, stop_requested: 'same', ended_ok: 'exited', ended_unknown: 'exited' },
-  exited: { launched: null, failed: null, stop_requested: null, ended_ok: null, ended_unknown: null },
-  completed: { launched: null, failed: null, stop_requested: null, ended_ok: null, ended_unknown: null },
-  completed_missing_report: { launched: null, failed: null, stop_requested: null, ended_ok: null, ended_unknown: null },
-  failed: { launched: null, failed: null, stop_requested: null, ended_ok: null, ended_unknown: null },
-  stopped: { launched: null, failed: null, stop_requested: null, ended_ok: null, ended_unknown: null },
-  terminated: { launched: null, failed: null, stop_requested: null, ended_ok: null, ended_unknown: null },
+  queued: { admitted: 'starting', launched: null, failed: null, stop_requested: 'stopped', ended_ok: null, ended_unknown: null },
+  starting: { admitted: null, launched: 'running', failed: 'failed', stop_requested: 'same', ended_ok: 'exited', ended_unknown: 'exited' },
+  running: { admitted: null, launched: null, failed: null, stop_requested: 'same', ended_ok: 'exited', ended_unknown: 'exited' },
+  exited: { admitted: null, launched: null, failed: null, stop_requested: null, ended_ok: null, ended_unknown: null },
+  completed: { admitted: null, launched: null, failed: null, stop_requested: null, ended_ok: null, ended_unknown: null },
+  completed_missing_report: { admitted: null, launched: null, failed: null, stop_requested: null, ended_ok: null, ended_unknown: null },
+  failed: { admitted: null, launched: null, failed: null, stop_requested: null, ended_ok: null, ended_unknown: null },
+  stopped: { admitted: null, launched: null, failed: null, stop_requested: null, ended_ok: null, ended_unknown: null },
+  terminated: { admitted: null, launched: null, failed: null, stop_requested: null, ended_ok: null, ended_unknown: null },
 };
 
 const record = (status: SessionStatus, extra: Partial<SessionRecord> = {}) => makeRecord({ id: 'table-1', status, ...extra });
@@ -45,7 +47,8 @@ t.test('every status against every observation', async (t) => {
       if (!result) continue;
       const next = want === 'same' ? status : want;
       t.equal(result.record.status, next, `${status} + ${name} -> ${next}`);
-      t.equal(result.event, want === 'same' ? null : next === 'running' ? 'session.started' : 'session.ended', `${status} + ${name}: its event`);
+      const event = want === 'same' ? null : next === 'running' ? 'session.started' : next === 'starting' ? 'session.status' : 'session.ended';
+      t.equal(result.event, event, `${status} + ${name}: its event`);
     }
   }
 });
@@ -58,6 +61,7 @@ t.test('the guards, as a rule over every pair of statuses', async (t) => {
       else if (to === 'running') t.equal(ok, from === 'starting', `running only follows starting (${from})`);
       else if (from === to) t.notOk(ok, `${from} -> ${from} is no change`);
       if (from === 'running' && to === 'starting') t.notOk(ok, 'nothing goes backwards');
+      if (to === 'queued') t.notOk(ok, `nothing goes back to queued (${from})`);
     }
   }
 });
