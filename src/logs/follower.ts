@@ -1,5 +1,7 @@
 // LogFollower: one reader's position in one log, read through the store (never by path), in
-// bounded chunks. It knows nothing of HTTP; SSE and raw follow both read through it.
+// bounded chunks. It knows nothing of HTTP; SSE and raw follow both read through it. A log the
+// store refuses to read (replaced by a link...) throws log_unavailable and the stream ends.
+import { guardLogRead } from '../sessions/session-logs.js';
 import type { LogStreamName, SessionStore } from '../store/store.js';
 
 export type FollowRead =
@@ -18,7 +20,7 @@ export class LogFollower {
   ) {}
 
   async size(): Promise<number> {
-    return (await this.store.logStat(this.sessionId, this.stream)).size;
+    return (await guardLogRead(() => this.store.logStat(this.sessionId, this.stream))).size;
   }
 
   /** At most `maxBytes` from the current position; never holds more than that in memory. */
@@ -29,7 +31,7 @@ export class LogFollower {
       return { kind: 'truncated', size };
     }
     if (size === this.offset) return { kind: 'idle' };
-    const chunk = await this.store.readLog(this.sessionId, this.stream, this.offset, Math.min(size, this.offset + maxBytes));
+    const chunk = await this.readLog(this.offset, Math.min(size, this.offset + maxBytes));
     if (chunk.length === 0) return { kind: 'idle' };
     this.offset += chunk.length;
     return { kind: 'data', chunk };
@@ -38,7 +40,7 @@ export class LogFollower {
   /** The byte just before the position (to know whether we resume right after a `\r`). */
   async previousByte(): Promise<number | null> {
     if (this.offset === 0) return null;
-    const byte = await this.store.readLog(this.sessionId, this.stream, this.offset - 1, this.offset);
+    const byte = await this.readLog(this.offset - 1, this.offset);
     return byte.length === 1 ? (byte[0] ?? null) : null;
   }
 
@@ -48,7 +50,7 @@ export class LogFollower {
    */
   async alignToLineStart(windowEnd: number): Promise<void> {
     if (this.offset === 0 || windowEnd <= this.offset) return;
-    const window = await this.store.readLog(this.sessionId, this.stream, this.offset - 1, windowEnd);
+    const window = await this.readLog(this.offset - 1, windowEnd);
     for (let i = 0; i < window.length; i++) {
       const byte = window[i];
       if (byte === 0x0a || (byte === 0x0d && window[i + 1] !== 0x0a)) {
@@ -56,5 +58,9 @@ export class LogFollower {
         return;
       }
     }
+  }
+
+  private readLog(start: number, end: number): Promise<Buffer> {
+    return guardLogRead(() => this.store.readLog(this.sessionId, this.stream, start, end));
   }
 }

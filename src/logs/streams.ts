@@ -44,17 +44,19 @@ export class LogStreams {
 
   async sse(session: Session, request: SseRequest, res: ServerResponse): Promise<void> {
     const { store } = this.options;
-    let start = { stdout: 0, stderr: 0 };
-    let alignTail: { stdout: number; stderr: number } | null = null;
-    if (request.resume) {
-      start = { ...request.resume };
-    } else if (request.from === 'tail') {
-      const [out, err] = await Promise.all([store.logStat(session.id, 'stdout'), store.logStat(session.id, 'stderr')]);
-      start = { stdout: Math.max(0, out.size - request.tailBytes), stderr: Math.max(0, err.size - request.tailBytes) };
-      alignTail = { stdout: out.size, stderr: err.size };
-    }
-    await this.track(res, () =>
-      runSseStream({
+    // Inside track: the response is open already, so a log that cannot be read (replaced by a
+    // link, say) must end it there rather than escape and leave it hanging.
+    await this.track(res, async () => {
+      let start = { stdout: 0, stderr: 0 };
+      let alignTail: { stdout: number; stderr: number } | null = null;
+      if (request.resume) {
+        start = { ...request.resume };
+      } else if (request.from === 'tail') {
+        const [out, err] = await Promise.all([store.logStat(session.id, 'stdout'), store.logStat(session.id, 'stderr')]);
+        start = { stdout: Math.max(0, out.size - request.tailBytes), stderr: Math.max(0, err.size - request.tailBytes) };
+        alignTail = { stdout: out.size, stderr: err.size };
+      }
+      await runSseStream({
         store,
         hub: this.hub,
         watch: this.watch,
@@ -65,8 +67,8 @@ export class LogStreams {
         res,
         keepAliveMs: this.options.keepAliveMs,
         partialFlushMs: this.options.partialFlushMs ?? PARTIAL_LINE_MS,
-      }),
-    );
+      });
+    });
   }
 
   async rawFollow(session: Session, stream: LogStreamName, res: ServerResponse): Promise<void> {

@@ -95,7 +95,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
         summary: 'The last bytes of stdout and stderr',
         params: SessionIdParamsSchema,
         querystring: LogsTailQuerySchema,
-        response: { 200: ref(LogsTailSchema), ...problems('session_not_found', 'validation_failed') },
+        response: { 200: ref(LogsTailSchema), ...problems('session_not_found', 'validation_failed', 'log_unavailable') },
       },
     },
     async (request) => sessions.tail(request.params.id, request.query.tail_bytes),
@@ -121,7 +121,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
         response: {
           200: { description: 'the whole log', content: { 'text/plain': { schema: Type.String() } } },
           206: { description: 'the requested range', content: { 'text/plain': { schema: Type.String() } } },
-          ...problems('session_not_found', 'validation_failed', 'range_not_satisfiable'),
+          ...problems('session_not_found', 'validation_failed', 'range_not_satisfiable', 'log_unavailable'),
         },
       },
     },

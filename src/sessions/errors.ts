@@ -17,6 +17,8 @@ export const ERRORS = {
   not_acceptable: { status: 406, title: 'Not acceptable' },
   session_running: { status: 409, title: 'Session running' },
   idempotency_conflict: { status: 409, title: 'Idempotency conflict' },
+  /** A log's path no longer names the file the service created (a link, a hard link, a folder...): refused, not read. */
+  log_unavailable: { status: 409, title: 'Log unavailable' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   uri_too_long: { status: 414, title: 'URI too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },

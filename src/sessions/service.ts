@@ -1,7 +1,6 @@
 // SessionService: what the routes call. It admits and launches starts, answers reads from what
 // the service already knows (the store's index and the supervisor), and turns stops, waits and
 // deletes into observations for the supervisor. It knows sessions, not HTTP.
-import fs from 'node:fs/promises';
 import type { ListSessionsQuery, LogStreamName, StartSessionBody } from '../../schemas/requests.js';
 import type { LogsTail } from '../../schemas/responses.js';
 import { isTerminalStatus, type Metadata, type Session, type SessionRecord } from '../../schemas/session.js';
@@ -18,7 +17,7 @@ import { belowFloor } from './disk-floor.js';
 import { SessionQueue } from './queue.js';
 import type { StopReason } from './transitions.js';
 import { listPage } from './queries.js';
-import { findReport } from './report.js';
+import { openReport } from './report.js';
 import { readRaw, readTail, type RangeRequest, type RawLog } from './session-logs.js';
 import type { Supervisor, SupervisorLog } from './supervisor.js';
 import { createViewCache } from './view-cache.js';
@@ -337,13 +336,19 @@ export class SessionService {
 
   async report(id: string): Promise<string> {
     const record = await this.load(id);
-    const found = await findReport([record.working_directory, record.runtime_write_root], record.started_at);
-    if (!found) throw new SessionError('report_not_found', `session ${id} has no report.md`);
+    const opened = await openReport({
+      dirs: [record.working_directory, record.runtime_write_root],
+      since: record.started_at,
+      roots: this.options.config.workspaceRoots,
+    });
+    if (!opened) throw new SessionError('report_not_found', `session ${id} has no report.md`);
     try {
-      return await fs.readFile(found, 'utf8');
+      // Read from the descriptor that was checked, never again by path.
+      return await opened.handle.readFile('utf8');
     } catch {
-      // It vanished or became unreadable between the look-up and the read: there is no report.
       throw new SessionError('report_not_found', `session ${id} has no readable report.md`);
+    } finally {
+      await opened.handle.close().catch(() => undefined);
     }
   }
 }

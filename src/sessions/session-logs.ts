@@ -2,6 +2,7 @@
 // bytes (all, a range, or a suffix). Reads only read: no process check, no record change.
 import type { Readable } from 'node:stream';
 import type { LogStreamName } from '../../schemas/requests.js';
+import { StoreError } from '../store/errors.js';
 import type { SessionStore } from '../store/store.js';
 import { SessionError } from './errors.js';
 import { trimToUtf8Boundaries } from './utf8.js';
@@ -21,9 +22,11 @@ export interface RangeRequest {
 
 /** The last `tailBytes` of a log, cut at UTF-8 boundaries, and the log's whole size. */
 export async function readTail(store: SessionStore, id: string, stream: LogStreamName, tailBytes: number): Promise<{ size: number; text: string }> {
-  const { size } = await store.logStat(id, stream);
-  const bytes = await store.readLog(id, stream, Math.max(0, size - tailBytes), size);
-  return { size, text: trimToUtf8Boundaries(bytes).toString('utf8') };
+  return guardLogRead(async () => {
+    const { size } = await store.logStat(id, stream);
+    const bytes = await store.readLog(id, stream, Math.max(0, size - tailBytes), size);
+    return { size, text: trimToUtf8Boundaries(bytes).toString('utf8') };
+  });
 }
 
 /**
@@ -31,7 +34,7 @@ export async function readTail(store: SessionStore, id: string, stream: LogStrea
  * the last N bytes). Throws range_not_satisfiable (with the size) when the range lies past the end.
  */
 export async function readRaw(store: SessionStore, id: string, stream: LogStreamName, range?: RangeRequest): Promise<RawLog> {
-  const { size } = await store.logStat(id, stream);
+  const { size } = await guardLogRead(() => store.logStat(id, stream));
   let start = 0;
   let end = size - 1;
   if (range) {
@@ -45,6 +48,20 @@ export async function readRaw(store: SessionStore, id: string, stream: LogStream
       throw new SessionError('range_not_satisfiable', `the ${stream} log has ${size} bytes`, { facts: { size } });
     }
   }
-  if (size === 0) return { size, range: null, body: store.openLogStream(id, stream, 0, 0) };
-  return { size, range: { start, end }, body: store.openLogStream(id, stream, start, end + 1) };
+  if (size === 0) return { size, range: null, body: await guardLogRead(() => store.openLogStream(id, stream, 0, 0)) };
+  return { size, range: { start, end }, body: await guardLogRead(() => store.openLogStream(id, stream, start, end + 1)) };
+}
+
+/**
+ * Runs a read of the store, turning a log the store refuses to read (StoreError `corrupt`: the
+ * session replaced it by a link, a hard link, a folder...) into log_unavailable, a clear answer
+ * rather than a 500. Other faults pass through unchanged.
+ */
+export async function guardLogRead<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'corrupt') throw new SessionError('log_unavailable', err.message, { cause: err });
+    throw err;
+  }
 }

@@ -1,7 +1,7 @@
 // The file store: one folder per session under <dataDir>/sessions, atomic writes, an in-memory index.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants, watch, type FSWatcher, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readFile, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Value } from '@sinclair/typebox/value';
@@ -42,6 +42,11 @@ const METADATA_FILE = 'metadata.json';
 /** A temporary file of writeFileAtomic for session.json (see atomic-write.ts for the name). */
 const RECORD_TMP = /^\.session\.json\.\d+\.[0-9a-f]+\.tmp$/;
 const LOG_FILES: Readonly<Record<LogStreamName, string>> = { stdout: 'stdout.log', stderr: 'stderr.log' };
+/**
+ * Logs are read without following a link (the session runs as our user and could replace its log
+ * by a link to any file we can read) and without blocking on a FIFO put in a log's place.
+ */
+const LOG_READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
 
 
 export class FsStore implements SessionStore {
@@ -219,28 +224,26 @@ export class FsStore implements SessionStore {
   async logStat(id: string, stream: LogStreamName): Promise<LogStat> {
     const file = this.logFile(id, stream);
     if (file === undefined) return { size: 0, mtime: null };
+    let s: Stats;
     try {
-      const s = await stat(file);
-      return { size: s.size, mtime: s.mtime };
+      // lstat: a log the session replaced by a link is not measured through the link.
+      s = await lstat(file);
     } catch (err) {
       if (isMissing(err)) return { size: 0, mtime: null };
       throw ioError(err, `cannot stat the ${stream} log of session ${id}`);
     }
+    checkLogFile(s, id, stream);
+    return { size: s.size, mtime: s.mtime };
   }
 
   async readLog(id: string, stream: LogStreamName, start: number, end: number): Promise<Buffer> {
-    const file = this.logFile(id, stream);
     const from = Math.max(0, start);
-    if (file === undefined || !(end > from)) return Buffer.alloc(0);
-    let fh: FileHandle;
+    if (!(end > from)) return Buffer.alloc(0);
+    const opened = await this.openLog(id, stream);
+    if (!opened) return Buffer.alloc(0);
+    const { fh, size } = opened;
     try {
-      fh = await open(file, 'r');
-    } catch (err) {
-      if (isMissing(err)) return Buffer.alloc(0);
-      throw ioError(err, `cannot open the ${stream} log of session ${id}`);
-    }
-    try {
-      const to = Math.min(end, (await fh.stat()).size);
+      const to = Math.min(end, size);
       if (from >= to) return Buffer.alloc(0);
       const buf = Buffer.alloc(to - from);
       let filled = 0;
@@ -258,14 +261,15 @@ export class FsStore implements SessionStore {
     }
   }
 
-  openLogStream(id: string, stream: LogStreamName, start: number, end: number): Readable {
-    const file = this.logFile(id, stream);
+  async openLogStream(id: string, stream: LogStreamName, start: number, end: number): Promise<Readable> {
     const from = Math.max(0, start);
-    // The interface is synchronous, so existence is checked with a sync stat: a missing log is an
-    // empty stream, not an error every caller would have to tell apart from a real fault.
-    if (file === undefined || !(end > from) || !existsSync(file)) return emptyStream();
-    // Node's `end` is inclusive, ours is exclusive.
-    return createReadStream(file, { start: from, end: end - 1 });
+    if (!(end > from)) return emptyStream();
+    // A missing log is an empty stream, not an error every caller would have to tell apart from a real fault.
+    const opened = await this.openLog(id, stream);
+    if (!opened) return emptyStream();
+    // Streamed from the checked descriptor (closed when the stream ends or is destroyed). Node's
+    // `end` is inclusive, ours is exclusive.
+    return opened.fh.createReadStream({ start: from, end: end - 1 });
   }
 
   watchLog(id: string, stream: LogStreamName, onChange: () => void): () => void {
@@ -306,6 +310,32 @@ export class FsStore implements SessionStore {
   /** Only ever called with a checked id. */
   private sessionDir(id: string): string {
     return join(this.sessionsDir, id);
+  }
+
+  /**
+   * Opens a log for reading without following a link, and checks the open descriptor: the file
+   * read is the one checked, whatever the session does to the path meanwhile. Undefined when the
+   * log is missing; StoreError `corrupt` when it is not a regular file the service created.
+   */
+  private async openLog(id: string, stream: LogStreamName): Promise<{ fh: FileHandle; size: number } | undefined> {
+    const file = this.logFile(id, stream);
+    if (file === undefined) return undefined;
+    let fh: FileHandle;
+    try {
+      fh = await open(file, LOG_READ_FLAGS);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      if (errnoCode(err) === 'ELOOP') throw unsafeLog(id, stream, 'a symbolic link');
+      throw ioError(err, `cannot open the ${stream} log of session ${id}`);
+    }
+    try {
+      const s = await fh.stat();
+      checkLogFile(s, id, stream);
+      return { fh, size: s.size };
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err instanceof StoreError ? err : ioError(err, `cannot stat the ${stream} log of session ${id}`);
+    }
   }
 
   private logFile(id: string, stream: LogStreamName): string | undefined {
@@ -424,4 +454,21 @@ function ioError(err: unknown, message: string): StoreError {
   if (err instanceof StoreError) return err;
   const code = errnoCode(err);
   return new StoreError('io', code === undefined ? message : `${message} (${code})`, { cause: err });
+}
+
+/**
+ * A log must be what `create` made: a regular file with one link (a hard link would be some other
+ * file of ours), owned by the service's user. Anything else was put there by someone else.
+ */
+function checkLogFile(s: Stats, id: string, stream: LogStreamName): void {
+  if (s.isSymbolicLink()) throw unsafeLog(id, stream, 'a symbolic link');
+  if (!s.isFile()) throw unsafeLog(id, stream, 'not a regular file');
+  if (s.nlink !== 1) throw unsafeLog(id, stream, `a file with ${s.nlink} links`);
+  const uid = process.geteuid?.();
+  if (uid !== undefined && s.uid !== uid) throw unsafeLog(id, stream, `owned by uid ${s.uid}`);
+}
+
+/** StoreError `corrupt`: the log's path no longer names the file the store created; it is not read. */
+function unsafeLog(id: string, stream: LogStreamName, what: string): StoreError {
+  return new StoreError('corrupt', `the ${stream} log of session ${id} is ${what}, not the file the service created; it is not read`);
 }

@@ -50,11 +50,16 @@ export interface SessionStore {
 
   /** Where the process adapter should send the session's output. */
   logLocation(id: string): LogLocation;
+  /**
+   * The reads below never reach another file through a log's path: a log the session replaced
+   * (by a link, a hard link, a directory, a FIFO) is refused with StoreError `corrupt`, never read.
+   * A missing log is empty.
+   */
   logStat(id: string, stream: LogStreamName): Promise<LogStat>;
   /** Bytes [start, end) of a log, clamped to its size. */
   readLog(id: string, stream: LogStreamName, start: number, end: number): Promise<Buffer>;
-  /** A byte stream of [start, end) of a log (end exclusive), for large reads. */
-  openLogStream(id: string, stream: LogStreamName, start: number, end: number): Readable;
+  /** A byte stream of [start, end) of a log (end exclusive), for large reads; the log is opened and checked before it resolves. */
+  openLogStream(id: string, stream: LogStreamName, start: number, end: number): Promise<Readable>;
 
   /**
    * Calls `onChange` (soon, possibly more than once, possibly spuriously) when a log may have

@@ -98,7 +98,7 @@ export class MemoryStore implements SessionStore {
     return this.slice(id, stream, start, end);
   }
 
-  openLogStream(id: string, stream: LogStreamName, start: number, end: number): Readable {
+  async openLogStream(id: string, stream: LogStreamName, start: number, end: number): Promise<Readable> {
     const bytes = this.slice(id, stream, start, end);
     return Readable.from(bytes.length === 0 ? [] : [bytes], { objectMode: false });
   }

@@ -187,7 +187,7 @@ export function runStoreContract(t: Test, name: string, makeStore: (t: Test) => 
         await store.delete(id);
         t.same(await store.logStat(id, 'stdout'), { size: 0, mtime: null }, `logStat ${label}`);
         t.equal((await store.readLog(id, 'stdout', 0, 100)).length, 0, `readLog ${label}`);
-        t.equal((await readAll(store.openLogStream(id, 'stdout', 0, 100))).length, 0, `openLogStream ${label}`);
+        t.equal((await readAll(await store.openLogStream(id, 'stdout', 0, 100))).length, 0, `openLogStream ${label}`);
         throwsWith(t, () => store.logLocation(id), 'not_found', `logLocation ${label}`);
         await rejectsWith(t, store.create(makeRecord({ id }), makeMetadata({ id })), 'corrupt', `create ${label}`);
       }
@@ -227,16 +227,16 @@ export function runStoreContract(t: Test, name: string, makeStore: (t: Test) => 
         const want = Buffer.from(expected).toString('hex');
         const read = await store.readLog(DEMO_ID, 'stdout', start, end);
         t.equal(read.toString('hex'), want, `readLog [${start}, ${end})`);
-        const streamed = await readAll(store.openLogStream(DEMO_ID, 'stdout', start, end));
+        const streamed = await readAll(await store.openLogStream(DEMO_ID, 'stdout', start, end));
         t.equal(streamed.toString('hex'), want, `openLogStream [${start}, ${end})`);
       }
       t.equal((await store.readLog(DEMO_ID, 'stderr', 0, 4)).toString('hex'), binary.toString('hex'), 'binary bytes round trip');
-      t.equal((await readAll(store.openLogStream(DEMO_ID, 'stderr', 1, 3))).toString('hex'), '00fe', 'binary stream range');
+      t.equal((await readAll(await store.openLogStream(DEMO_ID, 'stderr', 1, 3))).toString('hex'), '00fe', 'binary stream range');
 
       await store.delete(DEMO_ID);
       t.same(await store.logStat(DEMO_ID, 'stdout'), { size: 0, mtime: null }, 'a deleted log has no stat');
       t.equal((await store.readLog(DEMO_ID, 'stdout', 0, 12)).length, 0, 'a deleted log reads empty');
-      t.equal((await readAll(store.openLogStream(DEMO_ID, 'stdout', 0, 12))).length, 0, 'a deleted log streams empty');
+      t.equal((await readAll(await store.openLogStream(DEMO_ID, 'stdout', 0, 12))).length, 0, 'a deleted log streams empty');
     });
 
     t.test('logLocation names two distinct logs and a state folder per session', async (t) => {
