@@ -98,7 +98,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   const clock = options.clock ?? (() => new Date());
   await store.init();
   await journal.init();
-  const supervisor = new Supervisor({ store, processes, journal, log: app.log, clock });
+  const supervisor = new Supervisor({ store, processes, journal, log: app.log, clock, workspaceRoots: config.workspaceRoots });
   const logUsage = createLogUsage(store);
   // Assigned below, once the log streams exist; read only at scrape time.
   let streamClients = (): Record<string, number> => ({});

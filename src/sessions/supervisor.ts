@@ -28,6 +28,8 @@ export interface SupervisorOptions {
   journal: EventJournal;
   log: SupervisorLog;
   clock: () => Date;
+  /** The workspace roots: a report counts only if its folder still resolves inside one. */
+  workspaceRoots?: readonly string[];
 }
 
 type Ended = Extract<ProcessState, { state: 'ended' }>;
@@ -144,7 +146,9 @@ export class Supervisor {
         // Looked up only when it decides the status, and before the lock's write.
         report:
           current.expects_report && !current.stop_requested_at
-            ? (await findReport([current.working_directory, current.runtime_write_root], current.started_at)) !== null
+            ? (await findReport([current.working_directory, current.runtime_write_root], current.started_at, {
+                roots: this.options.workspaceRoots,
+              })) !== null
             : null,
         last_activity: await this.lastActivityOf(current),
       }));
