@@ -295,7 +295,7 @@ export class Supervisor {
    * first. Costs one entry in a map while it waits: no timer per poll, no process check.
    */
   waitForEnd(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (!this.live.has(id) || signal?.aborted || this.closed) return Promise.resolve();
+    if (signal?.aborted || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const set = this.waiters.get(id) ?? new Set<() => void>();
       this.waiters.set(id, set);
@@ -309,6 +309,13 @@ export class Supervisor {
       const timer = setTimeout(release, timeoutMs);
       signal?.addEventListener('abort', release, { once: true });
       set.add(release);
+      // Registered first, then checked: an end recorded in between releases it either way.
+      void this.current(id).then(
+        (record) => {
+          if (!record || isTerminalStatus(record.status)) release();
+        },
+        () => release(),
+      );
     });
   }
 

@@ -1,0 +1,102 @@
+// Leave it alone with sessions, with real processes and short limits on a real server: time
+// limits, the queue across a kill -9, retention, and the disk floor on a small tmpfs.
+import { execFileSync } from 'node:child_process';
+import { open, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import t from 'tap';
+import { eventually } from '../helper.js';
+import { deploy, type Deployment } from '../reliability/server-process.js';
+
+type Json = Record<string, any>;
+
+const read = async (d: Deployment, id: string): Promise<Json> => (await d.request('GET', `/v1/sessions/${id}`)).json();
+const until = (d: Deployment, id: string, check: (s: Json) => boolean, ms = 15_000) =>
+  eventually(async () => {
+    const s = await read(d, id);
+    return check(s) ? s : undefined;
+  }, ms);
+
+t.test('max runtime and idle: stopped by the service with the reason; output keeps a session alive', async (t) => {
+  const d = await deploy(t);
+  await d.start();
+  const long = await d.run('sleep 600', { max_runtime_ms: 700 });
+  const silent = await d.run('sleep 600', { idle_timeout_ms: 1000 });
+  const chatty = await d.run('for i in $(seq 25); do echo "tick $i"; sleep 0.1; done', { idle_timeout_ms: 1000 });
+  t.match(await until(d, long.id, (s) => s.status === 'stopped'), { stop_reason: 'max_runtime', exit_signal: 'SIGTERM' });
+  t.match(await until(d, silent.id, (s) => s.status === 'stopped'), { stop_reason: 'idle', exit_signal: 'SIGTERM' });
+  t.match(await until(d, chatty.id, (s) => s.status !== 'running'), { status: 'exited', exit_code: 0, stop_reason: null }, 'it ended by itself');
+});
+
+t.test('the queue: a limit of 2, four starts, a kill -9 in the middle, priority order, a cancelled one', async (t) => {
+  const d = await deploy(t, { env: { SESSIOND_MAX_RUNNING: '2' } });
+  await d.start();
+  const flag = (name: string) => path.join(d.root, name);
+  const waitFor = (name: string) => `while [ ! -e ${flag(name)} ]; do sleep 0.02; done`;
+  const a = await d.run(waitFor('a'));
+  const b = await d.run(waitFor('b'));
+  const queued = async (script: string, extra: Json) => {
+    const res = await d.startSession({ args: ['-c', script], queue: true, ...extra });
+    t.equal(res.status, 202, 'queued: 202');
+    return res.json() as Json;
+  };
+  const c = await queued(waitFor('c'), { priority: 0 });
+  const dd = await queued(waitFor('d'), { priority: 5 });
+  const cancelled = await queued('echo never', { priority: 9 });
+  t.equal((await d.startSession({ args: ['-c', 'true'] })).status, 429, 'without queue: 429 as before');
+  t.match((await d.request('POST', `/v1/sessions/${cancelled.id}/stop`)).json(), { status: 'stopped', stop_reason: 'requested', pid: null });
+
+  await d.restart('SIGKILL');
+  t.equal((await read(d, c.id)).status, 'queued', 'the queue survived the kill -9');
+  t.equal((await read(d, dd.id)).status, 'queued');
+  await writeFile(flag('a'), '');
+  const second = await until(d, dd.id, (s) => s.status === 'running');
+  t.ok(second.pid, 'the higher priority one started when a place freed');
+  t.equal((await read(d, c.id)).status, 'queued', 'the other still waits');
+  await writeFile(flag('b'), '');
+  await until(d, c.id, (s) => s.status === 'running');
+  await writeFile(flag('c'), '');
+  await writeFile(flag('d'), '');
+  for (const s of [a, b, c, dd]) t.match(await d.waitEnded(s.id), { status: 'exited', exit_code: 0 });
+  t.equal((await read(d, cancelled.id)).pid, null, 'the cancelled one never ran');
+});
+
+t.test('retention: an ended session is deleted after the window; a running one never', async (t) => {
+  const d = await deploy(t, { env: { SESSIOND_RETENTION_MS: '1500' } });
+  await d.start();
+  const running = await d.run('sleep 600');
+  const quick = await d.run('echo done');
+  await d.waitEnded(quick.id);
+  await eventually(async () => ((await d.request('GET', `/v1/sessions/${quick.id}`)).status === 404 ? true : undefined), 15_000);
+  // The running one has been alive for longer than the window by now.
+  t.ok(Date.now() - Date.parse(running.started_at) > 1500);
+  t.equal((await read(d, running.id)).status, 'running', 'a running session is never swept');
+  await d.request('POST', `/v1/sessions/${running.id}/stop`, { body: { grace_ms: 0 } });
+});
+
+t.test('the disk floor: starts refused below SESSIOND_MIN_FREE_BYTES, accepted again once there is room', async (t) => {
+  const d = await deploy(t, { env: { SESSIOND_MIN_FREE_BYTES: String(2 * 1024 * 1024) } });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', d.dataDir], { stdio: 'pipe' });
+  } catch (err) {
+    if (process.env.CI) throw err;
+    t.plan(0, `skipped: cannot mount a tmpfs here: ${(err as Error).message}`);
+    return;
+  }
+  t.teardown(() => void execFileSync('umount', ['-l', d.dataDir], { stdio: 'pipe' }));
+  await d.start();
+  const before = await d.run('sleep 600');
+  const filler = path.join(d.dataDir, 'filler');
+  const fh = await open(filler, 'w');
+  await fh.write(Buffer.alloc(3 * 1024 * 1024));
+  await fh.close();
+  const refused = await d.startSession({ args: ['-c', 'true'] });
+  t.equal(refused.status, 507);
+  t.equal(refused.json().code, 'insufficient_storage');
+  t.match(refused.json().detail, /SESSIOND_MIN_FREE_BYTES/);
+  t.equal((await read(d, before.id)).status, 'running', 'the running session goes on');
+  const ready = (await d.request('GET', '/readyz')).json();
+  t.match(ready.warnings, [/SESSIOND_MIN_FREE_BYTES/], '/readyz says why');
+  await rm(filler);
+  t.equal((await d.startSession({ args: ['-c', 'true'] })).status, 201, 'room again: starts are accepted');
+  await d.request('POST', `/v1/sessions/${before.id}/stop`, { body: { grace_ms: 0 } });
+});
