@@ -32,6 +32,10 @@ export interface Config {
   webhookRetryMs: number;
   /** The supervisor's safety poll of live sessions (the runtime's watch does the fast path). */
   supervisePollMs: number;
+  /** Largest report.md served; a larger one is 413 report_too_large (it is streamed, never held whole). */
+  maxReportBytes: number;
+  /** Time for a whole request (headers and body) to arrive; a slower one is cut with 408. */
+  requestTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -40,6 +44,9 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** 10 MiB: a report is a human-readable summary, not a data set. */
+export const DEFAULT_MAX_REPORT_BYTES = 10 * 1024 * 1024;
 
 const DEFAULT_CHILD_ENV = 'PATH,HOME,USER,LANG,LC_*,TERM,TMPDIR,SHELL,ANTHROPIC_*,CLAUDE_*';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -139,5 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     rateLimitPerMinute: integer(env, 'SESSIOND_RATE_LIMIT', 300, 1, 1000000),
     webhookRetryMs: integer(env, 'SESSIOND_WEBHOOK_RETRY_MS', 5000, 1, 3600000),
     supervisePollMs: integer(env, 'SESSIOND_SUPERVISE_POLL_MS', 1000, 10, 60000),
+    maxReportBytes: integer(env, 'SESSIOND_MAX_REPORT_BYTES', DEFAULT_MAX_REPORT_BYTES, 1, 1024 * 1024 * 1024),
+    requestTimeoutMs: integer(env, 'SESSIOND_REQUEST_TIMEOUT_MS', 20000, 1000, 30000),
   };
 }

@@ -1,7 +1,9 @@
 // SessionService: what the routes call. It admits and launches starts, answers reads from what
 // the service already knows (the store's index and the supervisor), and turns stops, waits and
 // deletes into observations for the supervisor. It knows sessions, not HTTP.
-import fs from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import fs, { type FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import type { ListSessionsQuery, LogStreamName, StartSessionBody } from '../../schemas/requests.js';
 import type { LogsTail } from '../../schemas/responses.js';
 import { isTerminalStatus, type Metadata, type Session, type SessionRecord } from '../../schemas/session.js';
@@ -9,6 +11,7 @@ import { LaunchError, type ProcessAdapter } from '../process/adapter.js';
 import { StoreError } from '../store/errors.js';
 import type { SessionStore } from '../store/store.js';
 import { KeyedLock } from '../keyed-lock.js';
+import { DEFAULT_MAX_REPORT_BYTES } from '../config.js';
 import { admit, type AdmissionConfig, type LaunchPlan } from './admission.js';
 import { SessionError, sessionNotFound, storeFailure } from './errors.js';
 import { IdempotencyIndex, idempotencyDigest, type IdempotencyDigest } from './idempotency.js';
@@ -25,6 +28,8 @@ export type { RawLog };
 export interface ServiceConfig extends AdmissionConfig {
   stopGraceMs: number;
   maxRunning: number;
+  /** SESSIOND_MAX_REPORT_BYTES; absent: the default. */
+  maxReportBytes?: number;
 }
 
 export interface SessionServiceOptions {
@@ -264,15 +269,39 @@ export class SessionService {
     return readRaw(this.store, id, stream, range);
   }
 
-  async report(id: string): Promise<string> {
+  /**
+   * The session's report.md as a stream, never read whole: its size is checked on the open file
+   * (past `maxReportBytes` it is report_too_large) and exactly that many bytes are sent, so a
+   * report that grows or a 400 MB sparse file costs a reader its socket buffers, not its size.
+   */
+  async report(id: string): Promise<{ size: number; body: Readable }> {
     const record = await this.load(id);
     const found = await findReport([record.working_directory, record.runtime_write_root], record.started_at);
     if (!found) throw new SessionError('report_not_found', `session ${id} has no report.md`);
+    const limit = this.options.config.maxReportBytes ?? DEFAULT_MAX_REPORT_BYTES;
+    let file: FileHandle;
     try {
-      return await fs.readFile(found, 'utf8');
+      // O_NONBLOCK: a FIFO swapped in after the look-up must not hold a thread of the pool open.
+      file = await fs.open(found, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     } catch {
       // It vanished or became unreadable between the look-up and the read: there is no report.
       throw new SessionError('report_not_found', `session ${id} has no readable report.md`);
+    }
+    try {
+      const stat = await file.stat();
+      if (!stat.isFile()) throw new SessionError('report_not_found', `session ${id} has no readable report.md`);
+      if (stat.size > limit) {
+        throw new SessionError('report_too_large', `the report of session ${id} has ${stat.size} bytes; at most ${limit} are served (SESSIOND_MAX_REPORT_BYTES)`);
+      }
+      if (stat.size === 0) {
+        await file.close();
+        return { size: 0, body: Readable.from([]) };
+      }
+      // The stream closes the file when it ends or is destroyed (a client that leaves).
+      return { size: stat.size, body: file.createReadStream({ start: 0, end: stat.size - 1 }) };
+    } catch (err) {
+      await file.close().catch(() => undefined);
+      throw err;
     }
   }
 }
