@@ -80,7 +80,8 @@ function decoded(text: string): string {
  * A URL as it may be logged: the query is rebuilt from what the router's parser makes of it,
  * with the values of credential keys replaced, so no spelling of a token reaches the log. The
  * path and query are split where the router splits them (the first `?` or `#`; `;` is not a
- * separator there); a path or value that carries `token=` after decoding is replaced whole.
+ * separator there); in a path or another value that carries `token=` once decoded (a `;`
+ * spelling auth does not take, but a secret all the same), what follows the `=` is replaced too.
  */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?', 1);
