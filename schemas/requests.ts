@@ -7,13 +7,28 @@ import { SessionStatusSchema } from './session.js';
 /** Thirty days: the longest limit a session may ask for. */
 export const MAX_LIMIT_MS = 30 * 24 * 60 * 60 * 1000;
 
-const ShortText = (description: string) => Type.String({ minLength: 1, maxLength: 200, description });
+/**
+ * Text shown in lists and logs (names, grouping ids): no control character (C0, DEL, C1) and no
+ * lone surrogate, which JSON tools such as jq refuse. Ajv matches patterns with the `u` flag,
+ * so a surrogate pair (an emoji) is one character and passes; a half of one does not.
+ */
+export const PLAIN_TEXT_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]*$';
+/** An argument: no NUL (no program can receive one) and no control but tab, line feed and carriage return. */
+export const ARG_PATTERN = '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\ud800-\\udfff]*$';
+/** A prompt may hold any text (newlines, tabs) but NUL and lone surrogates: it is passed as an argument. */
+export const PROMPT_PATTERN = '^[^\\u0000\\ud800-\\udfff]*$';
+const ShortText = (description: string) => Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT_PATTERN, description });
 /** Values passed to a CLI as an option's value must not be taken for another option. */
-const NotAnOption = '^[^-\\s][^\\u0000-\\u001f]*$';
+const NotAnOption = '^[^-\\s][^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]*$';
 
 export const StartSessionBodySchema = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 200, description: 'human name; the id is derived from it' }),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      pattern: PLAIN_TEXT_PATTERN,
+      description: 'human name; the id is derived from it. No control characters',
+    }),
     working_directory: Type.String({
       minLength: 1,
       maxLength: 4096,
@@ -23,12 +38,14 @@ export const StartSessionBodySchema = Type.Object(
       Type.String({ minLength: 1, maxLength: 4096, description: 'program name or absolute path; must be allowed. Default: the configured default command' }),
     ),
     args: Type.Optional(
-      Type.Array(Type.String({ maxLength: 131072 }), {
+      Type.Array(Type.String({ maxLength: 131072, pattern: ARG_PATTERN }), {
         maxItems: 1024,
-        description: 'arguments, passed as they are (no shell). When absent and the command is claude with a prompt: --print --verbose <prompt>',
+        description:
+          'arguments, passed as they are (no shell); no NUL or control character but tab, line feed and carriage return. ' +
+          'When absent and the command is claude with a prompt: --print --verbose <prompt>',
       }),
     ),
-    prompt: Type.Optional(Type.String({ maxLength: 524288 })),
+    prompt: Type.Optional(Type.String({ maxLength: 524288, pattern: PROMPT_PATTERN, description: 'any text but NUL (and lone surrogates)' })),
     executive: Type.Optional(ShortText('who runs it; default Unassigned')),
     mission_id: Type.Optional(ShortText('free-form grouping id')),
     assignment_id: Type.Optional(ShortText('free-form grouping id')),

@@ -3,6 +3,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
+import querystring from 'fast-querystring';
 import type { DestinationStream } from 'pino';
 import securityHeaders from './plugins/security-headers.js';
 import rateLimit from '@fastify/rate-limit';
@@ -11,7 +12,7 @@ import { LogStreams } from './logs/streams.js';
 import { loadOrCreateToken } from './auth/generated-token.js';
 import { TokenTable, type ConfiguredToken } from './auth/tokens.js';
 import auth from './plugins/auth.js';
-import errors, { frameworkErrors, MAX_PARAM_LENGTH } from './plugins/errors.js';
+import errors, { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH } from './plugins/errors.js';
 import openapi from './plugins/openapi.js';
 import { schemaController } from './plugins/validation.js';
 import type { ProcessAdapter } from './process/adapter.js';
@@ -53,9 +54,55 @@ export interface BuildAppOptions {
   forceCloseConnections?: boolean;
 }
 
-/** A URL with the values of credential-bearing query parameters replaced. */
+/**
+ * The query string parser of the router (Fastify's own default, named here): auth reads
+ * `?access_token=` from what it returns, and redactUrl reads the logged URL with it, so every
+ * spelling that authenticates (`%61ccess_token`, `access%5Ftoken`, ...) is also redacted.
+ */
+export function parseQuery(query: string): Record<string, string | string[]> {
+  return query.length === 0 ? {} : (querystring.parse(query) as Record<string, string | string[]>);
+}
+
+/** Query keys whose values are credentials, matched on the decoded key in any case. */
+const CREDENTIAL_KEY = /token|secret|passw|api[-_]?key/i;
+/** A credential written inside another value or the path (`;access_token=...`), and its value. */
+const EMBEDDED_CREDENTIAL = /((?:token|secret|passw|api[-_]?key)[^=/]*=)[^/;&]*/gi;
+const REDACTED = '[redacted]';
+
+/** encodeURIComponent, keeping the characters a log reader expects to see as they are. */
+const encodeForLog = (text: string) => encodeURIComponent(text).replace(/%2C/g, ',').replace(/%2F/g, '/').replace(/%3A/g, ':');
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * A URL as it may be logged: the query is rebuilt from what the router's parser makes of it,
+ * with the values of credential keys replaced, so no spelling of a token reaches the log. The
+ * path and query are split where the router splits them (the first `?` or `#`; `;` is not a
+ * separator there); in a path or another value that carries `token=` once decoded (a `;`
+ * spelling auth does not take, but a secret all the same), what follows the `=` is replaced too.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:access_token|token)=)[^&#]*/gi, '$1[redacted]');
+  const q = url.indexOf('?', 1);
+  const h = url.indexOf('#', 1);
+  const at = q === -1 ? h : h === -1 ? q : Math.min(q, h);
+  const rawPath = at === -1 ? url : url.slice(0, at);
+  const plainPath = decoded(rawPath);
+  const path = plainPath.search(EMBEDDED_CREDENTIAL) === -1 ? rawPath : plainPath.replace(EMBEDDED_CREDENTIAL, `$1${REDACTED}`);
+  if (at === -1) return path;
+  const pairs: string[] = [];
+  for (const [key, value] of Object.entries(parseQuery(url.slice(at + 1)))) {
+    for (const one of Array.isArray(value) ? value : [value]) {
+      const secret = CREDENTIAL_KEY.test(key) || one.search(EMBEDDED_CREDENTIAL) !== -1;
+      pairs.push(`${encodeForLog(key)}=${secret ? REDACTED : encodeForLog(one)}`);
+    }
+  }
+  return `${path}?${pairs.join('&')}`;
 }
 
 export function loggerOptions(level: string) {
@@ -88,8 +135,15 @@ export async function buildApp(options: BuildAppOptions = {}) {
     // Unknown body fields are an error (400), not silently dropped.
     ajv: { customOptions: { removeAdditional: false, useDefaults: true } },
     schemaController,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH, querystringParser: parseQuery },
     frameworkErrors,
+    // A whole request (headers and body) must arrive within SESSIOND_REQUEST_TIMEOUT_MS, or it is
+    // cut with 408: a client that trickles a body cannot hold a connection. Only the receiving is
+    // timed: a long /wait or a log stream is not. Node checks every second (its default: 30 s).
+    requestTimeout: config.requestTimeoutMs,
+    http: { headersTimeout: config.requestTimeoutMs, connectionsCheckingInterval: 1000 },
+    // Headers over 16 KiB (431), a timeout (408), malformed HTTP (400): problem+json too.
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const store = options.store ?? createFsStore({ dataDir: config.dataDir, log: app.log });

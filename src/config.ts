@@ -40,6 +40,10 @@ export interface Config {
   minFreeBytes: number;
   /** The supervisor's safety poll of live sessions (the runtime's watch does the fast path). */
   supervisePollMs: number;
+  /** Largest report.md served; a larger one is 413 report_too_large (it is streamed, never held whole). */
+  maxReportBytes: number;
+  /** Time for a whole request (headers and body) to arrive; a slower one is cut with 408. */
+  requestTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -48,6 +52,9 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** 10 MiB: a report is a human-readable summary, not a data set. */
+export const DEFAULT_MAX_REPORT_BYTES = 10 * 1024 * 1024;
 
 const DEFAULT_CHILD_ENV = 'PATH,HOME,USER,LANG,LC_*,TERM,TMPDIR,SHELL,ANTHROPIC_*,CLAUDE_*';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -151,5 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     retentionMs: integer(env, 'SESSIOND_RETENTION_MS', 7 * 24 * 3600 * 1000, 0, 10 * 365 * 24 * 3600 * 1000),
     minFreeBytes: integer(env, 'SESSIOND_MIN_FREE_BYTES', 512 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     supervisePollMs: integer(env, 'SESSIOND_SUPERVISE_POLL_MS', 1000, 10, 60000),
+    maxReportBytes: integer(env, 'SESSIOND_MAX_REPORT_BYTES', DEFAULT_MAX_REPORT_BYTES, 1, 1024 * 1024 * 1024),
+    requestTimeoutMs: integer(env, 'SESSIOND_REQUEST_TIMEOUT_MS', 20000, 1000, 30000),
   };
 }

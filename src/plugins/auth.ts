@@ -1,7 +1,7 @@
 // Who may call what: every route needs a bearer token except those marked public (health, the
 // spec, the docs). GET needs `read`, everything else `write`. Stream routes (config
 // queryTokenAllowed) also take ?access_token=, because browsers' EventSource cannot send headers.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { scopeAllows, scopeFor, type TokenMatch, type TokenTable } from '../auth/tokens.js';
 import { SessionError } from '../sessions/errors.js';
@@ -21,6 +21,17 @@ export interface AuthRouteConfig {
 }
 
 const CHALLENGE = 'Bearer realm="sessiond"';
+
+/**
+ * A refused request is answered as soon as its headers are in (this hook runs before the body
+ * is read). When a body is still on its way, the connection is closed after the answer, so a
+ * client that was refused cannot keep it busy by trickling a body nobody will read.
+ */
+function refuse(request: FastifyRequest, reply: FastifyReply, error: SessionError): never {
+  const headers = request.headers;
+  if (headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0) reply.header('connection', 'close');
+  throw error;
+}
 
 function presentedToken(request: FastifyRequest, config: AuthRouteConfig): string | null {
   const header = request.headers.authorization;
@@ -46,17 +57,17 @@ async function authPlugin(app: FastifyInstance, { tokens }: AuthPluginOptions) {
     const presented = presentedToken(request, config);
     if (presented === null) {
       reply.header('www-authenticate', CHALLENGE);
-      throw new SessionError('unauthorized', 'a bearer token is required: Authorization: Bearer <token>');
+      refuse(request, reply, new SessionError('unauthorized', 'a bearer token is required: Authorization: Bearer <token>'));
     }
     const match = tokens.find(presented);
     if (!match) {
       reply.header('www-authenticate', `${CHALLENGE}, error="invalid_token"`);
-      throw new SessionError('unauthorized', 'the bearer token is not valid');
+      refuse(request, reply, new SessionError('unauthorized', 'the bearer token is not valid'));
     }
     const needed = scopeFor(request.method);
     if (!scopeAllows(match.scope, needed)) {
       reply.header('www-authenticate', `${CHALLENGE}, error="insufficient_scope", scope="${needed}"`);
-      throw new SessionError('forbidden', `this route needs a ${needed} token; yours is ${match.scope}`);
+      refuse(request, reply, new SessionError('forbidden', `this route needs a ${needed} token; yours is ${match.scope}`));
     }
     request.auth = match;
   });

@@ -1,5 +1,7 @@
 // One error handler for the whole API: SessionErrors and Fastify's own errors become problem+json.
 // A 5xx never shows its message, a stack or a server path: those go to the log only.
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Problem } from '../../schemas/problem.js';
@@ -25,10 +27,12 @@ const BY_STATUS: Record<number, ErrorCode> = {
   404: 'not_found',
   405: 'method_not_allowed',
   406: 'not_acceptable',
+  408: 'request_timeout',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   416: 'range_not_satisfiable',
   429: 'limit_exceeded',
+  431: 'headers_too_large',
   503: 'unavailable',
 };
 
@@ -79,6 +83,40 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   }
   if (error.code === 'FST_ERR_BAD_URL') return sendProblem(reply, request, 'bad_request', 'the URL is malformed');
   return sendProblem(reply, request, 'bad_request', 'the request could not be routed');
+}
+
+/** The problem for an error Node's HTTP server raises on a connection, before any request exists. */
+function clientProblem(err: { code?: string }): { code: ErrorCode; detail: string } {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return { code: 'headers_too_large', detail: 'the request headers are larger than 16 KiB' };
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return { code: 'request_timeout', detail: 'the request (headers and body) did not arrive in time (SESSIOND_REQUEST_TIMEOUT_MS)' };
+  }
+  return { code: 'bad_request', detail: 'the request is not valid HTTP/1.1' };
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses (headers over 16 KiB, a request
+ * that does not arrive within the request timeout, malformed HTTP) is answered as problem+json
+ * too, written straight to the socket (there is no request object), then the connection closes.
+ * As Node does, nothing is written once a response on this connection has begun.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const { code, detail } = clientProblem(err);
+  const { status, title } = ERRORS[code];
+  this.log.debug({ err: { code: err.code, message: err.message } }, `client error: ${code}`);
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const body = JSON.stringify({ type: 'about:blank', title, status, detail, code } satisfies Problem);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? title}\r\n` +
+        `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n' +
+        body,
+    );
+  }
+  socket.destroy();
 }
 
 /** Longest path segment the router accepts (session ids are at most 128 characters). */

@@ -6,15 +6,41 @@ import { SessionError } from '../sessions/errors.js';
 import type { SessionStore } from '../store/store.js';
 import { problems } from './responses.js';
 
+/** How long one store probe answers /readyz: anonymous callers cannot make the disk work harder. */
+export const READY_PROBE_TTL_MS = 5000;
+
 export interface HealthRoutesOptions {
   store: SessionStore;
   /** What the service would like an operator to know (a disk below its floor, say); [] when all is well. */
   warnings?: () => Promise<string[]>;
+  /** Milliseconds on a monotonic clock (tests pass their own). */
+  now?: () => number;
 }
 
 const tags = ['health'];
 
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, warnings }) => {
+/**
+ * The store's probe (an fsync'ed write and a read back) at most once per READY_PROBE_TTL_MS,
+ * whatever the request rate: callers within that time share the last outcome, success or
+ * failure, and callers during a probe wait for that same probe.
+ */
+export function cachedProbe(probe: () => Promise<void>, now: () => number, ttlMs = READY_PROBE_TTL_MS): () => Promise<void> {
+  let last: { at: number; outcome: Promise<void> } | null = null;
+  return () => {
+    const at = now();
+    if (last === null || at - last.at >= ttlMs || at < last.at) {
+      const outcome = probe();
+      // Awaited by each caller; this keeps an unawaited failure from being "unhandled".
+      outcome.catch(() => undefined);
+      last = { at, outcome };
+    }
+    return last.outcome;
+  };
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, warnings, now = () => performance.now() }) => {
+  const probe = cachedProbe(() => store.probe(), now);
+
   app.get(
     '/healthz',
     { config: { public: true }, schema: { tags, summary: 'Liveness', response: { 200: ref(HealthSchema), ...problems() } } },
@@ -28,12 +54,13 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
       schema: {
         tags,
         summary: 'Readiness: the store is readable and writable',
+        description: `The store is probed (a write and a read back) at most once every ${READY_PROBE_TTL_MS / 1000} s; calls in between answer its outcome.`,
         response: { 200: ref(ReadySchema), ...problems('unavailable') },
       },
     },
     async (request) => {
       try {
-        await store.probe();
+        await probe();
       } catch (err) {
         request.log.warn({ err }, 'readiness probe failed');
         throw new SessionError('unavailable', 'the session store cannot be read or written');

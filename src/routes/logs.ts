@@ -37,6 +37,14 @@ function parseEventId(value: string | undefined): { stdout: number; stderr: numb
   return { stdout, stderr };
 }
 
+/**
+ * Reads the last byte of each log before a live response starts: a log that is no longer a
+ * regular file is a 409 problem now, not a 200 stream cut short once the first read fails.
+ */
+async function assertLogsReadable(sessions: SessionService, id: string): Promise<void> {
+  await sessions.tail(id, 1);
+}
+
 export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app, { sessions, streams }) => {
   app.get(
     '/v1/sessions/:id/logs/stream',
@@ -60,12 +68,13 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
         produces: ['text/event-stream'],
         response: {
           200: { description: 'an event stream', content: { 'text/event-stream': { schema: Type.String() } } },
-          ...problems('session_not_found', 'validation_failed'),
+          ...problems('session_not_found', 'validation_failed', 'log_unavailable'),
         },
       },
     },
     async (request, reply) => {
       const session = await sessions.get(request.params.id);
+      await assertLogsReadable(sessions, session.id);
       // The header wins: EventSource sends the newest id on each reconnect, while a query value
       // in the URL stays what it was when the page built it.
       const resume = parseEventId(request.headers['last-event-id']) ?? parseEventId(request.query.last_event_id);
@@ -128,6 +137,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
     async (request, reply) => {
       if (request.query.follow) {
         const session = await sessions.get(request.params.id);
+        await assertLogsReadable(sessions, session.id);
         const res = openLiveResponse(reply, { ...LIVE_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
         if (request.method === 'HEAD') return void res.end();
         await streams.rawFollow(session, request.params.stream, res);

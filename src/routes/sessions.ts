@@ -177,6 +177,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
       schema: {
         tags,
         summary: 'Read the session’s report.md',
+        description: 'Streamed as the session wrote it; a report larger than `SESSIOND_MAX_REPORT_BYTES` (default 10 MiB) is 413 `report_too_large`.',
         params: SessionIdParamsSchema,
         produces: ['text/markdown'],
         response: {
@@ -184,13 +185,14 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
             description: 'the report, as written by the session',
             content: { 'text/markdown': { schema: Type.String() } },
           },
-          ...problems('session_not_found', 'report_not_found'),
+          ...problems('session_not_found', 'report_not_found', 'report_too_large'),
         },
       },
     },
     async (request, reply) => {
       const report = await sessions.report(request.params.id);
-      return reply.type('text/markdown; charset=utf-8').send(report);
+      // Streamed: the schema types the body as a string for the spec; the bytes are never held whole.
+      return reply.type('text/markdown; charset=utf-8').header('content-length', report.size).send(report.body as unknown as string);
     },
   );
 };

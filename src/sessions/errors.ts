@@ -15,14 +15,21 @@ export const ERRORS = {
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   not_acceptable: { status: 406, title: 'Not acceptable' },
+  /** The whole request (headers and body) did not arrive within SESSIOND_REQUEST_TIMEOUT_MS. */
+  request_timeout: { status: 408, title: 'Request timeout' },
   session_running: { status: 409, title: 'Session running' },
+  /** A log path is no longer a regular file the service can serve (a session replaced it). */
   idempotency_conflict: { status: 409, title: 'Idempotency conflict' },
   /** A log's path no longer names the file the service created (a link, a hard link, a folder...): refused, not read. */
   log_unavailable: { status: 409, title: 'Log unavailable' },
   payload_too_large: { status: 413, title: 'Payload too large' },
+  /** The report is larger than SESSIOND_MAX_REPORT_BYTES: it is not served. */
+  report_too_large: { status: 413, title: 'Report too large' },
   uri_too_long: { status: 414, title: 'URI too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   limit_exceeded: { status: 429, title: 'Limit exceeded' },
+  /** Node's HTTP parser refused the request's headers (over 16 KiB); answered before any route. */
+  headers_too_large: { status: 431, title: 'Request header fields too large' },
   internal: { status: 500, title: 'Internal error' },
   session_damaged: { status: 500, title: 'Session record damaged' },
   unavailable: { status: 503, title: 'Unavailable' },

@@ -1,6 +1,7 @@
 // SessionService: what the routes call. It admits and launches starts, answers reads from what
 // the service already knows (the store's index and the supervisor), and turns stops, waits and
 // deletes into observations for the supervisor. It knows sessions, not HTTP.
+import { Readable } from 'node:stream';
 import type { ListSessionsQuery, LogStreamName, StartSessionBody } from '../../schemas/requests.js';
 import type { LogsTail } from '../../schemas/responses.js';
 import { isTerminalStatus, type Metadata, type Session, type SessionRecord } from '../../schemas/session.js';
@@ -8,6 +9,7 @@ import { LaunchError, type ProcessAdapter } from '../process/adapter.js';
 import { StoreError } from '../store/errors.js';
 import type { SessionStore } from '../store/store.js';
 import { KeyedLock } from '../keyed-lock.js';
+import { DEFAULT_MAX_REPORT_BYTES } from '../config.js';
 import { admit, replan, type AdmissionConfig, type LaunchPlan } from './admission.js';
 import { SessionError, sessionNotFound, storeFailure } from './errors.js';
 import { IdempotencyIndex, idempotencyDigest, type IdempotencyDigest } from './idempotency.js';
@@ -29,6 +31,8 @@ export interface ServiceConfig extends AdmissionConfig, LimitDefaults {
   maxRunning: number;
   dataDir: string;
   minFreeBytes: number;
+  /** SESSIOND_MAX_REPORT_BYTES; absent: the default. */
+  maxReportBytes?: number;
 }
 
 export interface SessionServiceOptions {
@@ -334,7 +338,12 @@ export class SessionService {
     return readRaw(this.store, id, stream, range);
   }
 
-  async report(id: string): Promise<string> {
+  /**
+   * The session's report.md as a stream, never read whole: its size is checked on the open file
+   * (past `maxReportBytes` it is report_too_large) and exactly that many bytes are sent, so a
+   * report that grows or a 400 MB sparse file costs a reader its socket buffers, not its size.
+   */
+  async report(id: string): Promise<{ size: number; body: Readable }> {
     const record = await this.load(id);
     const opened = await openReport({
       dirs: [record.working_directory, record.runtime_write_root],
@@ -342,13 +351,22 @@ export class SessionService {
       roots: this.options.config.workspaceRoots,
     });
     if (!opened) throw new SessionError('report_not_found', `session ${id} has no report.md`);
+    const limit = this.options.config.maxReportBytes ?? DEFAULT_MAX_REPORT_BYTES;
+    const { handle, size } = opened;
     try {
-      // Read from the descriptor that was checked, never again by path.
-      return await opened.handle.readFile('utf8');
-    } catch {
-      throw new SessionError('report_not_found', `session ${id} has no readable report.md`);
-    } finally {
-      await opened.handle.close().catch(() => undefined);
+      if (size > limit) {
+        throw new SessionError('report_too_large', `the report of session ${id} has ${size} bytes; at most ${limit} are served (SESSIOND_MAX_REPORT_BYTES)`);
+      }
+      if (size === 0) {
+        await handle.close();
+        return { size: 0, body: Readable.from([]) };
+      }
+      // From the descriptor that was checked, never again by path; exactly the size checked.
+      // The stream closes the file when it ends or is destroyed (a client that leaves).
+      return { size, body: handle.createReadStream({ start: 0, end: size - 1 }) };
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
     }
   }
 }

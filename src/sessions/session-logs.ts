@@ -1,7 +1,7 @@
 // Reading a session's logs by byte offset: the JSON tail of both streams and one stream's raw
 // bytes (all, a range, or a suffix). Reads only read: no process check, no record change.
 import type { Readable } from 'node:stream';
-import type { LogStreamName } from '../../schemas/requests.js';
+import { TAIL_MAX_BYTES, type LogStreamName } from '../../schemas/requests.js';
 import { StoreError } from '../store/errors.js';
 import type { SessionStore } from '../store/store.js';
 import { SessionError } from './errors.js';
@@ -20,11 +20,15 @@ export interface RangeRequest {
   suffix?: number;
 }
 
-/** The last `tailBytes` of a log, cut at UTF-8 boundaries, and the log's whole size. */
+/**
+ * The last `tailBytes` of a log (never more than TAIL_MAX_BYTES, whatever the caller passes),
+ * cut at UTF-8 boundaries, and the log's whole size.
+ */
 export async function readTail(store: SessionStore, id: string, stream: LogStreamName, tailBytes: number): Promise<{ size: number; text: string }> {
+  const want = Number.isFinite(tailBytes) ? Math.min(Math.max(0, Math.floor(tailBytes)), TAIL_MAX_BYTES) : TAIL_MAX_BYTES;
   return guardLogRead(async () => {
     const { size } = await store.logStat(id, stream);
-    const bytes = await store.readLog(id, stream, Math.max(0, size - tailBytes), size);
+    const bytes = await store.readLog(id, stream, Math.max(0, size - want), size);
     return { size, text: trimToUtf8Boundaries(bytes).toString('utf8') };
   });
 }

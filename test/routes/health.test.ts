@@ -11,8 +11,10 @@ t.test('healthz and readyz', async (t) => {
   const ready = await ctx.app.inject({ url: '/readyz' });
   t.equal(ready.statusCode, 200);
   t.same(ready.json(), { status: 'ok', sessions: 0, damaged_records: 0, warnings: [] });
-  ctx.store.failProbe = true;
-  assertProblem(t, await ctx.app.inject({ url: '/readyz' }), 503, 'unavailable');
+  // The probe's outcome answers for 5 s (test/security/readyz-probe.test.ts): a fresh app sees the failure.
+  const failing = await buildFakeApp(t);
+  failing.store.failProbe = true;
+  assertProblem(t, await failing.app.inject({ url: '/readyz' }), 503, 'unavailable');
 });
 
 t.test('a fault inside answers 500 internal with no stack and no server path', async (t) => {
