@@ -300,8 +300,9 @@ function enterWorkingDirectory(spec: KeeperSpec): void {
   if (spec.roots.length === 0) return;
   let here: string;
   try {
-    // getcwd(3) of the directory we are in: the kernel's path to it, with no symlink in it.
-    here = realpathSync.native(process.cwd());
+    // getcwd(3): the kernel's path to the directory we are in, with no symlink in it. Not
+    // resolved again: a path, unlike the directory we hold, can be swapped meanwhile.
+    here = process.cwd();
   } catch (err) {
     fail(`cannot resolve the working directory: ${errorMessage(err)}`, errorCode(err));
   }

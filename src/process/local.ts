@@ -133,9 +133,9 @@ async function readExit(stateDir: string): Promise<ProcessState | null> {
   };
 }
 
-/** Whether `argv` is a keeper's (`node .../keeper.js <stateDir>`) for `stateDir`. */
+/** Whether `argv` is a keeper's (`node [node flags] .../keeper.js <stateDir>`) for `stateDir`. */
 function isKeeperFor(argv: string[] | null, stateDir: string): boolean {
-  return argv !== null && argv.length === 3 && basename(argv[1] ?? '') === 'keeper.js' && argv[2] === stateDir;
+  return argv !== null && argv.length >= 3 && basename(argv.at(-2) ?? '') === 'keeper.js' && argv.at(-1) === stateDir;
 }
 
 /**
@@ -145,6 +145,21 @@ function isKeeperFor(argv: string[] | null, stateDir: string): boolean {
 async function keeperAlive(h: LocalProcessHandle): Promise<boolean> {
   // A zombie has an empty argv: not alive.
   return isKeeperFor(await readCmdline(h.keeper_pid), h.state_dir);
+}
+
+/** The live (not zombie) children of `pid`: from /proc/<pid>/task/<pid>/children, else a scan of /proc. */
+async function liveChildren(pid: number): Promise<number[]> {
+  let candidates: number[];
+  try {
+    // The keeper forks from its main thread, whose children this lists.
+    candidates = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).split(' ').filter(Boolean).map(Number);
+  } catch {
+    const pids = (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name)).map(Number);
+    const stats = await Promise.all(pids.map((p) => readProcStat(p).catch(() => null)));
+    candidates = stats.filter((stat) => stat?.ppid === pid).map((stat) => stat!.pid);
+  }
+  const states = await Promise.all(candidates.map((child) => readProcStat(child).catch(() => null)));
+  return states.filter((stat) => stat !== null && stat.ppid === pid && stat.state !== 'Z').map((stat) => stat!.pid);
 }
 
 /** Whether some live keeper was started for `stateDir` (its argv names the folder). */
@@ -325,10 +340,11 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       const late = await readExit(h.state_dir);
       if (late) return late;
       if (closed || !(await keeperAlive(h))) break;
-      // A keeper still alive after that is still finishing the session: emptying its cgroup,
-      // or waiting for room to write exit.json on a full disk. The end is not lost by calling
-      // it unknown now; its exit.json (or the keeper's death) is seen later.
-      if (performance.now() >= deadline) return RUNNING;
+      // A keeper still alive after that, with its command reaped, is still finishing the
+      // session: emptying its cgroup, or waiting for room to write exit.json on a full disk.
+      // Its end is not lost by calling it unknown now: its exit.json, or its death, comes later.
+      // A keeper whose command still runs keeps another process than this handle names.
+      if (performance.now() >= deadline) return (await liveChildren(h.keeper_pid)).length === 0 ? RUNNING : ENDED_UNKNOWN;
       await delay(KEEPER_FINISH_POLL_MS);
     }
     return (await readExit(h.state_dir)) ?? ENDED_UNKNOWN;
