@@ -32,6 +32,10 @@ export const ReadySchema = Type.Object(
     status: Type.Literal('ok'),
     sessions: Type.Integer({ description: 'readable records the store holds' }),
     damaged_records: Type.Integer({ description: 'session records that could not be read (left out of listings; see the service log)' }),
+    containment: Type.String({
+      description:
+        'how local sessions are held together: cgroup-v2 or cgroup-v1 (a cgroup each: a stop ends every process in it), or process-group (a process that calls setsid can outlive a stop)',
+    }),
     warnings: Type.Array(Type.String(), {
       description: 'what an operator should know while the service still serves: starts refused below the disk floor, changes waiting for the disk',
     }),

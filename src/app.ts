@@ -147,7 +147,15 @@ export async function buildApp(options: BuildAppOptions = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const store = options.store ?? createFsStore({ dataDir: config.dataDir, log: app.log });
-  const processes = options.processes ?? createLocalProcessAdapter({ pollIntervalMs: config.supervisePollMs });
+  const processes =
+    options.processes ??
+    createLocalProcessAdapter({
+      pollIntervalMs: config.supervisePollMs,
+      workspaceRoots: config.workspaceRoots,
+      runAs: config.runAs,
+      containment: config.containment,
+      log: app.log,
+    });
   const journal = options.journal ?? createFileJournal({ dataDir: config.dataDir, log: app.log, clock: options.clock });
   const clock = options.clock ?? (() => new Date());
   await store.init();
@@ -265,6 +273,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   await app.register(openapi);
   await app.register(healthRoutes, {
     store,
+    containment: () => processes.containment(),
     warnings: async () => {
       const out: string[] = [];
       const floor = await belowFloor(config.dataDir, config.minFreeBytes).catch(() => null);

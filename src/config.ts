@@ -1,6 +1,9 @@
 // Reads the environment once into a typed, validated config; fails fast with a clear message.
 // The only module that reads process.env (the child environment is filtered here, once).
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Containment } from './process/cgroup.js';
+import { parseRunAs, type RunAs } from './process/run-as.js';
 
 export type TokenScope = 'read' | 'write';
 
@@ -44,6 +47,12 @@ export interface Config {
   maxReportBytes: number;
   /** Time for a whole request (headers and body) to arrive; a slower one is cut with 408. */
   requestTimeoutMs: number;
+  /** Where the tokens were read from, when SESSIOND_TOKENS_FILE is set (so none is in the environment). */
+  tokensFile: string | null;
+  /** Run sessions as this user (SESSIOND_RUN_AS); null: as the service's own user. */
+  runAs: RunAs | null;
+  /** How a session is held together: `auto` picks a cgroup where the host allows one. */
+  containment: 'auto' | Containment;
 }
 
 export class ConfigError extends Error {
@@ -74,18 +83,86 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value;
 }
 
-function parseTokens(raw: string | undefined): Config['tokens'] {
+function parseTokens(raw: string | undefined, source = 'SESSIOND_TOKENS'): Config['tokens'] {
   return list(raw).map((entry) => {
     const at = entry.lastIndexOf(':');
     const token = at > 0 ? entry.slice(0, at) : entry;
     const scope = at > 0 ? entry.slice(at + 1) : 'write';
     if (scope !== 'read' && scope !== 'write') {
       // Never echo the token itself: this message goes to the log.
-      throw new ConfigError(`SESSIOND_TOKENS: scope must be read or write, got "${scope}"`);
+      throw new ConfigError(`${source}: scope must be read or write, got "${scope}"`);
     }
-    if (token.length < 16) throw new ConfigError('SESSIOND_TOKENS: every token must be at least 16 characters long');
+    if (token.length < 16) throw new ConfigError(`${source}: every token must be at least 16 characters long`);
     return { token, scope };
   });
+}
+
+const MAX_TOKENS_FILE_BYTES = 64 * 1024;
+const CONTAINMENTS = ['auto', 'cgroup-v2', 'cgroup-v1', 'process-group'] as const;
+
+/**
+ * The text of SESSIOND_TOKENS_FILE: `token:scope` entries separated by commas or new lines,
+ * `#` starting a comment line. Refused unless it is a regular file that only its owner (this
+ * service's user, or root) can read or write: a token file others can read is no secret.
+ */
+function readTokensFile(file: string): string {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY);
+  } catch (err) {
+    throw new ConfigError(`SESSIOND_TOKENS_FILE: cannot open ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile()) throw new ConfigError(`SESSIOND_TOKENS_FILE: ${file} is not a regular file`);
+    const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
+    if ((info.mode & 0o077) !== 0) {
+      throw new ConfigError(`SESSIOND_TOKENS_FILE: ${file} has mode ${mode}, so other users can read or change it; chmod 600 it`);
+    }
+    const me = process.getuid?.() ?? 0;
+    if (info.uid !== me && info.uid !== 0) {
+      throw new ConfigError(`SESSIOND_TOKENS_FILE: ${file} belongs to uid ${info.uid}, not to this service's user (${me}) or root`);
+    }
+    if (info.size > MAX_TOKENS_FILE_BYTES) throw new ConfigError(`SESSIOND_TOKENS_FILE: ${file} is over ${MAX_TOKENS_FILE_BYTES} bytes`);
+    // Read from the descriptor whose mode was checked, not by the name again.
+    return readFileSync(fd, 'utf8')
+      .slice(0, MAX_TOKENS_FILE_BYTES)
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('#'))
+      .join(',');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function loadTokens(env: NodeJS.ProcessEnv, cwd: string): { tokens: Config['tokens']; tokensFile: string | null } {
+  const file = env.SESSIOND_TOKENS_FILE?.trim();
+  if (!file) return { tokens: parseTokens(env.SESSIOND_TOKENS), tokensFile: null };
+  if (list(env.SESSIOND_TOKENS).length > 0) {
+    throw new ConfigError('set SESSIOND_TOKENS or SESSIOND_TOKENS_FILE, not both (the file keeps the tokens out of the environment)');
+  }
+  const resolved = path.resolve(cwd, file);
+  const tokens = parseTokens(readTokensFile(resolved), 'SESSIOND_TOKENS_FILE');
+  if (tokens.length === 0) throw new ConfigError(`SESSIOND_TOKENS_FILE: ${resolved} holds no token`);
+  return { tokens, tokensFile: resolved };
+}
+
+function loadRunAs(env: NodeJS.ProcessEnv): RunAs | null {
+  const raw = env.SESSIOND_RUN_AS?.trim();
+  if (!raw) return null;
+  let passwd = '';
+  if (!/^\d+:\d+$/.test(raw)) {
+    try {
+      passwd = readFileSync('/etc/passwd', 'utf8');
+    } catch (err) {
+      throw new ConfigError(`SESSIOND_RUN_AS: cannot read /etc/passwd to find "${raw}" (${(err as NodeJS.ErrnoException).code}); give uid:gid`);
+    }
+  }
+  try {
+    return parseRunAs(raw, passwd);
+  } catch (err) {
+    throw new ConfigError(`SESSIOND_RUN_AS: ${(err as Error).message}`);
+  }
 }
 
 /** Whether an environment variable name passes the SESSIOND_CHILD_ENV patterns. */
@@ -135,11 +212,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     }
   }
   const childEnvNames = list(env.SESSIOND_CHILD_ENV ?? DEFAULT_CHILD_ENV);
+  const containment = (env.SESSIOND_CONTAINMENT ?? 'auto').trim() || 'auto';
+  if (!(CONTAINMENTS as readonly string[]).includes(containment)) {
+    throw new ConfigError(`SESSIOND_CONTAINMENT must be one of ${CONTAINMENTS.join(', ')}, got "${containment}"`);
+  }
+  const { tokens, tokensFile } = loadTokens(env, cwd);
   return {
     host: (env.SESSIOND_HOST ?? '127.0.0.1').trim() || '127.0.0.1',
     port: integer(env, 'SESSIOND_PORT', 7070, 0, 65535),
     dataDir: path.resolve(cwd, env.SESSIOND_DATA_DIR?.trim() || './data'),
-    tokens: parseTokens(env.SESSIOND_TOKENS),
+    tokens,
+    tokensFile,
     allowedCommands: allowed,
     workspaceRoots: (roots.length > 0 ? roots : [cwd]).map((root) => path.resolve(cwd, root)),
     defaultCommand: (env.SESSIOND_DEFAULT_COMMAND ?? 'claude').trim() || 'claude',
@@ -160,5 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     supervisePollMs: integer(env, 'SESSIOND_SUPERVISE_POLL_MS', 1000, 10, 60000),
     maxReportBytes: integer(env, 'SESSIOND_MAX_REPORT_BYTES', DEFAULT_MAX_REPORT_BYTES, 1, 1024 * 1024 * 1024),
     requestTimeoutMs: integer(env, 'SESSIOND_REQUEST_TIMEOUT_MS', 20000, 1000, 30000),
+    runAs: loadRunAs(env),
+    containment: containment as Config['containment'],
   };
 }

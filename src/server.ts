@@ -3,6 +3,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { assertSafeExposure, ConfigError, loadConfig } from './config.js';
+import { runAsRefusal } from './process/run-as.js';
 
 const CLOSE_GRACE_MS = 10000;
 
@@ -11,6 +12,9 @@ async function main() {
   try {
     config = loadConfig();
     assertSafeExposure(config);
+    // Refused here, before anything starts, rather than at the first session.
+    const refusal = runAsRefusal(config.runAs);
+    if (refusal !== null) throw new ConfigError(refusal);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`sessiond: configuration error: ${err.message}\n`);

@@ -2,8 +2,9 @@
 // Shaped after jupyter_client's provisioner: a small Popen-like interface, so a cluster backend
 // (Kubernetes pods) can plug in beside the local one without the manager knowing.
 import type { ProcessHandle } from '../../schemas/session.js';
+import type { Containment } from './cgroup.js';
 
-export type { ProcessHandle };
+export type { ProcessHandle, Containment };
 
 export interface LaunchSpec {
   sessionId: string;
@@ -51,8 +52,8 @@ export interface ProcessAdapter {
   inspect(handle: ProcessHandle): Promise<ProcessState>;
 
   /**
-   * Called by stop: SIGTERM to the whole process group, SIGKILL after `graceMs` if it is still
-   * alive. Resolves with the final state once the process has ended. Never signals a process
+   * Called by stop: SIGTERM to the whole session (its process group, and every process in its
+   * cgroup when it has one), SIGKILL to all of it after `graceMs` if it is still alive. Resolves with the final state once the process has ended. Never signals a process
    * that is not the session's. Stopping an ended process is a no-op.
    */
   terminate(handle: ProcessHandle, graceMs: number): Promise<ProcessState>;
@@ -78,6 +79,14 @@ export interface ProcessAdapter {
    * started (from what the adapter keeps in `stateDir`), so it is adopted, not orphaned; else null.
    */
   recover(stateDir: string): Promise<ProcessHandle | null>;
+
+  /**
+   * How a session is held together, so that a stop ends all of it: `cgroup-v2` / `cgroup-v1`
+   * (each session in its own cgroup: nothing it starts can leave), or `process-group` (a process
+   * that calls setsid() or setpgid() escapes a stop). Fixed when the adapter is made; for
+   * /readyz and the start-up log.
+   */
+  containment(): Containment;
 
   /** Called at shutdown: release timers and watchers. Processes keep running. */
   close(): Promise<void>;

@@ -1,18 +1,33 @@
 // The local ProcessAdapter: sessions as OS processes on this machine, each started by a keeper
 // (keeper.ts) that outlives sessiond and records the exit status in the session's state folder.
 // Identity is (pid, start time in clock ticks), so a reused pid is never mistaken for the session,
-// and no signal is sent to a pid whose start time no longer matches.
+// and no signal is sent to a pid whose start time no longer matches. Where the host lets it,
+// each session also gets its own cgroup (cgroup.ts), and a stop empties it.
 // The only module besides keeper.ts that imports child_process.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { mkdir, readFile, readdir, rmdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState } from './adapter.js';
+import {
+  cgroupPidsSync,
+  findCgroupPlace,
+  hierarchyOf,
+  isSessionCgroupDir,
+  readHierarchies,
+  sessionCgroupName,
+  signalCgroupSync,
+  type CgroupHierarchy,
+  type CgroupPlace,
+  type Containment,
+} from './cgroup.js';
 // Types only: importing keeper.js for real would run the keeper.
 import type { ExitRecord, KeeperReport, KeeperSpec } from './keeper.js';
 import { readCmdline, readProcStat, readStartTicks } from './proc-stat.js';
+import { runAsRefusal, type RunAs } from './run-as.js';
 
 /** What the local adapter stores in a session's handle. */
 export interface LocalProcessHandle {
@@ -25,6 +40,14 @@ export interface LocalProcessHandle {
   keeper_pid: number;
   /** Where the keeper writes keeper.json and exit.json. */
   state_dir: string;
+  /** The session's own cgroup (a folder under a cgroup mount), when it has one. */
+  cgroup?: string;
+}
+
+/** The few logger methods the adapter uses (pino's, in the service). */
+export interface AdapterLog {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
 }
 
 export interface LocalProcessAdapterOptions {
@@ -32,6 +55,20 @@ export interface LocalProcessAdapterOptions {
   keeperPath?: string;
   /** The safety poll of tracked sessions, besides inotify on their state folders. Default 1000 ms. */
   pollIntervalMs?: number;
+  /**
+   * The workspace roots: the keeper refuses to start a command whose working directory, once it
+   * has changed into it, is not inside one (the launch fails). Default: no check.
+   */
+  workspaceRoots?: string[];
+  /** Run commands as this user (SESSIOND_RUN_AS). Creating the adapter throws when this process cannot switch users. */
+  runAs?: RunAs | null;
+  /**
+   * `auto` (default): a cgroup per session when the host allows it, else the process group.
+   * A named containment is required: creating the adapter throws when it is not available.
+   */
+  containment?: 'auto' | Containment;
+  /** Where the choice of containment is logged, once. */
+  log?: AdapterLog;
 }
 
 // Spelled in keeper.ts too.
@@ -41,6 +78,9 @@ const KEEPER_FILE = 'keeper.json';
 const RECOVER_WAIT_MS = 3_000;
 /** A keeper that has not reported by then is stuck; launch fails rather than hang the request. */
 const LAUNCH_TIMEOUT_MS = 10_000;
+/** How long the adapter itself SIGKILLs a session's cgroup (its keeper gone) before leaving it. */
+const EMPTY_CGROUP_MS = 5_000;
+const EMPTY_CGROUP_POLL_MS = 10;
 const TERMINATE_POLL_MS = 50;
 /** After SIGKILL the process ends at once unless it is stuck in the kernel; do not wait forever. */
 const AFTER_KILL_WAIT_MS = 5_000;
@@ -63,7 +103,10 @@ function isInt(value: unknown): value is number {
 function asLocal(handle: ProcessHandle): LocalProcessHandle | null {
   const h = handle as Partial<LocalProcessHandle>;
   if (!isInt(h.pid) || h.pid <= 0 || !isInt(h.start_ticks) || typeof h.state_dir !== 'string') return null;
-  return { ...h, pid: h.pid, start_ticks: h.start_ticks, keeper_pid: isInt(h.keeper_pid) ? h.keeper_pid : 0, state_dir: h.state_dir };
+  const local: LocalProcessHandle = { ...h, pid: h.pid, start_ticks: h.start_ticks, keeper_pid: isInt(h.keeper_pid) ? h.keeper_pid : 0, state_dir: h.state_dir };
+  // A handle from a damaged or forged record names no other cgroup than a session's.
+  if (typeof h.cgroup !== 'string' || !isSessionCgroupDir(h.cgroup)) delete local.cgroup;
+  return local;
 }
 
 async function readExit(stateDir: string): Promise<ProcessState | null> {
@@ -90,33 +133,40 @@ async function readExit(stateDir: string): Promise<ProcessState | null> {
   };
 }
 
+/** Whether `argv` is a keeper's (`node [node flags] .../keeper.js <stateDir>`) for `stateDir`. */
+function isKeeperFor(argv: string[] | null, stateDir: string): boolean {
+  return argv !== null && argv.length >= 3 && basename(argv.at(-2) ?? '') === 'keeper.js' && argv.at(-1) === stateDir;
+}
+
 /**
- * Whether this handle's keeper is still alive. Checked by its argv (the spec names the state
+ * Whether this handle's keeper is still alive. Checked by its argv (which names the state
  * folder), so a reused keeper pid is not taken for it.
  */
 async function keeperAlive(h: LocalProcessHandle): Promise<boolean> {
-  const argv = await readCmdline(h.keeper_pid);
-  const spec = argv?.[2];
-  if (spec === undefined) return false; // gone, or a zombie (empty argv)
+  // A zombie has an empty argv: not alive.
+  return isKeeperFor(await readCmdline(h.keeper_pid), h.state_dir);
+}
+
+/** The live (not zombie) children of `pid`: from /proc/<pid>/task/<pid>/children, else a scan of /proc. */
+async function liveChildren(pid: number): Promise<number[]> {
+  let candidates: number[];
   try {
-    return (JSON.parse(spec) as Partial<KeeperSpec>).stateDir === h.state_dir;
+    // The keeper forks from its main thread, whose children this lists.
+    candidates = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).split(' ').filter(Boolean).map(Number);
   } catch {
-    // Not JSON: that pid now runs some other program.
-    return false;
+    const pids = (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name)).map(Number);
+    const stats = await Promise.all(pids.map((p) => readProcStat(p).catch(() => null)));
+    candidates = stats.filter((stat) => stat?.ppid === pid).map((stat) => stat!.pid);
   }
+  const states = await Promise.all(candidates.map((child) => readProcStat(child).catch(() => null)));
+  return states.filter((stat) => stat !== null && stat.ppid === pid && stat.state !== 'Z').map((stat) => stat!.pid);
 }
 
 /** Whether some live keeper was started for `stateDir` (its argv names the folder). */
 async function keeperRunningFor(stateDir: string): Promise<boolean> {
   const pids = (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name)).map(Number);
   for (const pid of pids) {
-    const spec = (await readCmdline(pid).catch(() => null))?.[2];
-    if (spec === undefined || !spec.includes('stateDir')) continue;
-    try {
-      if ((JSON.parse(spec) as Partial<KeeperSpec>).stateDir === stateDir) return true;
-    } catch {
-      // Not a keeper's argument.
-    }
+    if (isKeeperFor(await readCmdline(pid).catch(() => null), stateDir)) return true;
   }
   return false;
 }
@@ -127,6 +177,26 @@ function launchErrorFor(spec: LaunchSpec, report: Extract<KeeperReport, { ok: fa
   if (fromSpawn && report.code === 'ENOENT') return new LaunchError(`command not found: ${spec.command} (${report.error})`);
   if (fromSpawn && report.code === 'EACCES') return new LaunchError(`command not executable: ${spec.command} (${report.error})`);
   return new LaunchError(report.error);
+}
+
+/** Decides the containment once, at creation; logs it, and throws when a required one is missing. */
+function chooseContainment(want: 'auto' | Containment, log: AdapterLog | undefined): { containment: Containment; place: CgroupPlace | null } {
+  if (want === 'process-group') {
+    log?.info({ containment: want }, 'process containment: process-group (as configured); a process that calls setsid() escapes a stop');
+    return { containment: want, place: null };
+  }
+  const { place, reasons } = findCgroupPlace(want);
+  if (place) {
+    const containment: Containment = place.version === 2 ? 'cgroup-v2' : 'cgroup-v1';
+    log?.info({ containment, cgroup: place.base }, `process containment: ${containment}, one cgroup per session under ${place.base}; a stop ends every process in it`);
+    return { containment, place };
+  }
+  if (want !== 'auto') throw new Error(`containment ${want} was asked for but is not available here: ${reasons.join('; ')}`);
+  log?.warn(
+    { containment: 'process-group', reasons },
+    'process containment: process-group (no usable cgroup); a process that calls setsid() or setpgid() escapes a stop',
+  );
+  return { containment: 'process-group', place: null };
 }
 
 /** Reads the keeper's one-line report from fd 3. Rejects with LaunchError if it never comes. */
@@ -179,6 +249,13 @@ function readReport(keeper: ChildProcess): Promise<KeeperReport> {
 export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = {}): ProcessAdapter {
   const keeperPath = options.keeperPath ?? fileURLToPath(new URL('./keeper.js', import.meta.url));
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const roots = options.workspaceRoots ?? [];
+  const runAs = options.runAs ?? null;
+  const refusal = runAsRefusal(runAs);
+  if (refusal !== null) throw new Error(refusal);
+  const { containment, place } = chooseContainment(options.containment ?? 'auto', options.log);
+  // Which hierarchy a handle's cgroup lies in (it may come from an earlier run of the service).
+  const hierarchies: CgroupHierarchy[] = readHierarchies();
   let closed = false;
   // Everything pending that close() must cut short: sleeps and waitForExit calls.
   const cancels = new Set<() => void>();
@@ -224,7 +301,13 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       return;
     }
     entry.checking = true;
-    inspectLocal(entry.h).then(
+    const inspectAndSweep = async (): Promise<ProcessState> => {
+      const state = await inspectLocal(entry.h);
+      // An end is told once nothing of the session is left running.
+      if (state.state === 'ended') await sweepCgroup(entry.h).catch(() => undefined);
+      return state;
+    };
+    inspectAndSweep().then(
       (state) => {
         entry.checking = false;
         if (tracked.get(sessionId) !== entry) return;
@@ -256,7 +339,12 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
     for (;;) {
       const late = await readExit(h.state_dir);
       if (late) return late;
-      if (closed || performance.now() >= deadline || !(await keeperAlive(h))) break;
+      if (closed || !(await keeperAlive(h))) break;
+      // A keeper still alive after that, with its command reaped, is still finishing the
+      // session: emptying its cgroup, or waiting for room to write exit.json on a full disk.
+      // Its end is not lost by calling it unknown now: its exit.json, or its death, comes later.
+      // A keeper whose command still runs keeps another process than this handle names.
+      if (performance.now() >= deadline) return (await liveChildren(h.keeper_pid)).length === 0 ? RUNNING : ENDED_UNKNOWN;
       await delay(KEEPER_FINISH_POLL_MS);
     }
     return (await readExit(h.state_dir)) ?? ENDED_UNKNOWN;
@@ -272,6 +360,31 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       if (errnoCode(err) === 'ESRCH') return false; // already gone
       throw err;
     }
+  };
+
+  /** Signals every process in the session's cgroup (it holds only this session's). How many there were. */
+  const signalCgroup = (h: LocalProcessHandle, signal: NodeJS.Signals): number => {
+    if (h.cgroup === undefined) return 0;
+    const hierarchy = hierarchyOf(h.cgroup, hierarchies);
+    if (!hierarchy) return 0;
+    return signalCgroupSync(h.cgroup, hierarchy.version, hierarchy.controller, signal);
+  };
+
+  /** Signals all of the session: its group, and its cgroup (where setsid() and setpgid() cannot take a process out). */
+  const signalSession = async (h: LocalProcessHandle, signal: NodeJS.Signals): Promise<void> => {
+    await signalGroup(h, signal);
+    signalCgroup(h, signal);
+  };
+
+  /**
+   * Empties and removes the cgroup of an ended session whose keeper is gone (killed with -9):
+   * otherwise the keeper does it. What escaped its group must not run on after the end.
+   */
+  const sweepCgroup = async (h: LocalProcessHandle): Promise<void> => {
+    if (h.cgroup === undefined || (await keeperAlive(h))) return;
+    const deadline = performance.now() + EMPTY_CGROUP_MS;
+    while (signalCgroup(h, 'SIGKILL') > 0 && performance.now() < deadline && !closed) await delay(EMPTY_CGROUP_POLL_MS);
+    if (cgroupPidsSync(h.cgroup).length === 0) await rmdir(h.cgroup).catch(() => undefined);
   };
 
   /** Polls until the process has ended or `ms` passed; the last state seen. */
@@ -307,14 +420,31 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
         stdoutPath: spec.stdoutPath,
         stderrPath: spec.stderrPath,
         stateDir: spec.stateDir,
+        roots,
+        runAs,
+        cgroup: place
+          ? {
+              version: place.version,
+              controller: place.controller,
+              dir: join(place.base, sessionCgroupName(spec.sessionId, randomBytes(4).toString('hex'))),
+              home: place.home,
+            }
+          : null,
       };
-      const keeper = spawn(process.execPath, [keeperPath, JSON.stringify(keeperSpec)], {
+      // The argv names only the state folder: `ps` is readable by every local user, and the
+      // spec (arguments, prompt, paths) goes through a pipe instead.
+      const keeper = spawn(process.execPath, [keeperPath, spec.stateDir], {
         // Its own session, so that sessiond's terminal or group signals do not reach it.
         detached: true,
-        stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
         env: spec.env,
-        cwd: spec.cwd,
+        // The keeper changes into the working directory itself, and checks where it landed.
+        cwd: '/',
       });
+      const specChannel = keeper.stdio[4] as Writable | null | undefined;
+      // EPIPE when the keeper died first: its missing report says why.
+      specChannel?.on('error', () => undefined);
+      specChannel?.end(JSON.stringify(keeperSpec));
       try {
         const report = await readReport(keeper).catch(async (err: unknown) => {
           // The likeliest silent death: node could not load the keeper (no build, wrong path).
@@ -327,6 +457,7 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
           start_ticks: report.start_ticks,
           keeper_pid: report.keeper_pid,
           state_dir: spec.stateDir,
+          ...(report.cgroup ? { cgroup: report.cgroup } : {}),
         };
         return handle;
       } finally {
@@ -344,12 +475,21 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       const h = asLocal(handle);
       if (!h) return ENDED_UNKNOWN;
       const before = await inspectLocal(h);
-      if (before.state === 'ended') return before;
-      await signalGroup(h, 'SIGTERM');
+      if (before.state === 'ended') {
+        await sweepCgroup(h);
+        return before;
+      }
+      // As systemd's KillMode=control-group: SIGTERM to all of it, SIGKILL to what is left.
+      await signalSession(h, 'SIGTERM');
       const afterTerm = await waitEnded(h, graceMs);
-      if (afterTerm.state === 'ended' || closed) return afterTerm;
-      await signalGroup(h, 'SIGKILL');
-      return waitEnded(h, AFTER_KILL_WAIT_MS);
+      if (afterTerm.state === 'ended' || closed) {
+        if (afterTerm.state === 'ended') await sweepCgroup(h);
+        return afterTerm;
+      }
+      await signalSession(h, 'SIGKILL');
+      const last = await waitEnded(h, AFTER_KILL_WAIT_MS);
+      if (last.state === 'ended') await sweepCgroup(h);
+      return last;
     },
 
     watch(listener: (sessionId: string, state: EndedState) => void): () => void {
@@ -417,10 +557,15 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
           await delay(KEEPER_FINISH_POLL_MS);
         }
       }
-      const r = record as Partial<LocalProcessHandle>;
+      const r = record as Partial<LocalProcessHandle> & { cgroup?: unknown };
       if (!isInt(r.pid) || !isInt(r.start_ticks) || !isInt(r.keeper_pid)) return null;
       const handle: LocalProcessHandle = { pid: r.pid, start_ticks: r.start_ticks, keeper_pid: r.keeper_pid, state_dir: stateDir };
+      if (typeof r.cgroup === 'string' && isSessionCgroupDir(r.cgroup)) handle.cgroup = r.cgroup;
       return handle;
+    },
+
+    containment(): Containment {
+      return containment;
     },
 
     async close(): Promise<void> {

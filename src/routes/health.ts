@@ -13,6 +13,8 @@ export interface HealthRoutesOptions {
   store: SessionStore;
   /** What the service would like an operator to know (a disk below its floor, say); [] when all is well. */
   warnings?: () => Promise<string[]>;
+  /** How local sessions are held together (a cgroup each, or only their process group). */
+  containment?: () => string;
   /** Milliseconds on a monotonic clock (tests pass their own). */
   now?: () => number;
 }
@@ -38,7 +40,7 @@ export function cachedProbe(probe: () => Promise<void>, now: () => number, ttlMs
   };
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, warnings, now = () => performance.now() }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, warnings, containment, now = () => performance.now() }) => {
   const probe = cachedProbe(() => store.probe(), now);
 
   app.get(
@@ -69,6 +71,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
         status: 'ok' as const,
         sessions: (await store.list()).length,
         damaged_records: store.damagedCount(),
+        containment: containment?.() ?? 'process-group',
         warnings: (await warnings?.()) ?? [],
       };
     },

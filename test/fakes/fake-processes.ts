@@ -167,6 +167,11 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
       return null;
     },
 
+    containment() {
+      // Fake processes start nothing: the weakest containment, so nothing claims more.
+      return 'process-group' as const;
+    },
+
     async close(): Promise<void> {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();

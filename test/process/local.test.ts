@@ -89,7 +89,8 @@ function ended(adapter: ProcessAdapter, handle: ProcessHandle, timeoutMs = 10_00
 t.test('launch: a running process in its own process group, apart from its keeper', async (t) => {
   const f = await fixture(t);
   const handle = await f.launch('sleep', ['60']);
-  t.same(Object.keys(handle).sort(), ['keeper_pid', 'pid', 'start_ticks', 'state_dir']);
+  const cgrouped = f.adapter.containment() !== 'process-group';
+  t.same(Object.keys(handle).sort(), ['keeper_pid', 'pid', 'start_ticks', 'state_dir', ...(cgrouped ? ['cgroup'] : [])].sort());
   t.same(await f.adapter.inspect(handle), { state: 'running' });
   const stat = await readProcStat(handle.pid);
   t.equal(stat?.comm, 'sleep');
@@ -99,7 +100,7 @@ t.test('launch: a running process in its own process group, apart from its keepe
   const keeper = await readProcStat(handle.keeper_pid);
   t.not(keeper?.pgrp, handle.pid, 'the keeper is outside the session’s group');
   const kept = JSON.parse(await fs.readFile(path.join(handle.state_dir, 'keeper.json'), 'utf8')) as unknown;
-  t.same(kept, { pid: handle.pid, start_ticks: handle.start_ticks, keeper_pid: handle.keeper_pid });
+  t.same(kept, { pid: handle.pid, start_ticks: handle.start_ticks, keeper_pid: handle.keeper_pid, cgroup: handle.cgroup ?? null });
 });
 
 t.test('stdout and stderr are appended to their files, keeping what was there', async (t) => {

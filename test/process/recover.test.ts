@@ -17,18 +17,18 @@ t.test('a keeper that has not yet written keeper.json is waited for and adopted'
   const dir = await tempDir(t);
   const stateDir = path.join(dir, 'state');
   await fs.mkdir(stateDir);
-  // Stands in for a keeper: same argv shape (node <script> <json spec>), writes keeper.json late.
-  const script = path.join(dir, 'slow-keeper.mjs');
+  // Stands in for a keeper: same argv shape (node .../keeper.js <state folder>), writes keeper.json late.
+  const script = path.join(dir, 'keeper.js');
   await fs.writeFile(
     script,
-    `import fs from 'node:fs';
-const spec = JSON.parse(process.argv[2]);
+    `const fs = require('node:fs');
+const stateDir = process.argv[2];
 const ticks = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[19];
-setTimeout(() => fs.writeFileSync(spec.stateDir + '/keeper.json', JSON.stringify({ pid: process.pid, start_ticks: Number(ticks), keeper_pid: process.pid })), 500);
+setTimeout(() => fs.writeFileSync(stateDir + '/keeper.json', JSON.stringify({ pid: process.pid, start_ticks: Number(ticks), keeper_pid: process.pid })), 500);
 setTimeout(() => {}, 30000);
 `,
   );
-  const child = spawn(process.execPath, [script, JSON.stringify({ stateDir })], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [script, stateDir], { stdio: 'ignore' });
   t.teardown(() => child.kill('SIGKILL'));
   // Wait until it runs, so the adapter can see it in /proc.
   while ((await readStartTicks(child.pid as number)) === null) await new Promise((r) => setTimeout(r, 10));

@@ -16,6 +16,7 @@ import type { Test } from 'tap';
 import { SESSION_STATUSES, TERMINAL_STATUSES } from '../../schemas/session.js';
 import { eventually, tempDir, TEST_TOKENS } from '../helper.js';
 import { cmdline, isRunning, reapProcessesIn } from '../process-leaks.js';
+import { emptyCgroupSync, hierarchyOf, isSessionCgroupDir, readHierarchies, removeCgroupSync } from '../../src/process/cgroup.js';
 import { readProcStat } from '../../src/process/proc-stat.js';
 
 export type Json = Record<string, any>;
@@ -345,8 +346,8 @@ export async function deploy(t: Test, options: { env?: Record<string, string> } 
 /**
  * Kills every session process recorded in the data dir, whatever the service thinks of it: the
  * session's process group (only when its pid still has the recorded start time, so a reused pid
- * or a stranger named by a forged record is spared) and its keeper (only when its argv names the
- * session's folder).
+ * or a stranger named by a forged record is spared), its keeper (only when its argv names the
+ * session's folder), and what is left in its cgroup (which it then removes).
  */
 export async function killSessions(dataDir: string): Promise<void> {
   const sessionsDir = path.join(dataDir, 'sessions');
@@ -368,6 +369,12 @@ export async function killSessions(dataDir: string): Promise<void> {
         kill(h.pid, 'SIGKILL');
       }
       if (typeof h.keeper_pid === 'number' && (await cmdline(h.keeper_pid)).includes(dir)) kill(h.keeper_pid, 'SIGKILL');
+      // With its keeper killed, nobody else empties and removes the session's cgroup.
+      if (typeof h.cgroup === 'string' && isSessionCgroupDir(h.cgroup)) {
+        const hierarchy = hierarchyOf(h.cgroup, readHierarchies());
+        if (hierarchy) emptyCgroupSync(h.cgroup, hierarchy.version, hierarchy.controller, 5_000);
+        removeCgroupSync(h.cgroup);
+      }
     }
   }
 }

@@ -10,7 +10,7 @@ t.test('healthz and readyz', async (t) => {
   t.same(health.json(), { status: 'ok' });
   const ready = await ctx.app.inject({ url: '/readyz' });
   t.equal(ready.statusCode, 200);
-  t.same(ready.json(), { status: 'ok', sessions: 0, damaged_records: 0, warnings: [] });
+  t.same(ready.json(), { status: 'ok', sessions: 0, damaged_records: 0, containment: 'process-group', warnings: [] });
   // The probe's outcome answers for 5 s (test/security/readyz-probe.test.ts): a fresh app sees the failure.
   const failing = await buildFakeApp(t);
   failing.store.failProbe = true;
