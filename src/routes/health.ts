@@ -65,7 +65,13 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
         await probe();
       } catch (err) {
         request.log.warn({ err }, 'readiness probe failed');
-        throw new SessionError('unavailable', 'the session store cannot be read or written');
+        const full = /ENOSPC|EDQUOT/.test(`${(err as { code?: string }).code ?? ''} ${(err as { cause?: { code?: string } }).cause?.code ?? ''}`);
+        throw new SessionError(
+          'unavailable',
+          full
+            ? 'the data directory is full: sessions keep running and stops still work, but changes wait in memory until there is room'
+            : 'the session store cannot be read or written',
+        );
       }
       return {
         status: 'ok' as const,

@@ -27,6 +27,22 @@ t.test('max runtime and idle: stopped by the service with the reason; output kee
   t.match(await until(d, chatty.id, (s) => s.status !== 'running'), { status: 'exited', exit_code: 0, stop_reason: null }, 'it ended by itself');
 });
 
+t.test('a limit counts from started_at, also across a kill -9 of the service', async (t) => {
+  const d = await deploy(t);
+  await d.start();
+  const limited = await d.run('sleep 600', { max_runtime_ms: 4000 });
+  const started = Date.parse(limited.started_at);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await d.server.kill('SIGKILL');
+  await d.start();
+  const restartedAfter = Date.now() - started;
+  const stopped = await until(d, limited.id, (s) => s.status === 'stopped', 20_000);
+  t.equal(stopped.stop_reason, 'max_runtime');
+  const ranFor = Date.parse(stopped.stopped_at) - started;
+  // Counted from the restart it would have run at least restartedAfter + 4000 ms.
+  t.ok(ranFor < restartedAfter + 4000, `ran ${ranFor} ms: counted from started_at, not from the restart ${restartedAfter} ms in`);
+});
+
 t.test('the queue: a limit of 2, four starts, a kill -9 in the middle, priority order, a cancelled one', async (t) => {
   const d = await deploy(t, { env: { SESSIOND_MAX_RUNNING: '2' } });
   await d.start();

@@ -39,6 +39,14 @@ async function burstThenKill(t: Test, killWhen: 'answers' | 'first-record'): Pro
   if (killWhen === 'answers') t.ok(answered.length >= 3, 'some starts were answered');
 
   await d.start();
+  // A quick session whose command ended while the service was down but whose keeper is still
+  // finishing (emptying its cgroup, writing exit.json) reads running until the keeper is done:
+  // wait for the service to catch up, so "running" below means a live process.
+  await eventually(async () => {
+    const listed = (await d.request('GET', '/v1/sessions?limit=500')).json().items as Json[];
+    for (const s of listed) if (s.status === 'running' && !(await isRunning(s.pid))) return undefined;
+    return true;
+  }, 15_000);
   const list = await d.request('GET', '/v1/sessions?limit=500');
   t.equal(list.status, 200);
   const items = list.json().items as Json[];

@@ -52,8 +52,12 @@ t.test('stop on a full disk: the process is signalled, reads answer, the record 
   t.teardown(() => void execFileSync('umount', ['-l', d.dataDir], { stdio: 'pipe' }));
   await d.start();
   const session = await d.run('trap "exit 143" TERM; while :; do sleep 0.05; done');
+  const doomed = await d.run('sleep 600');
   const filler = path.join(d.dataDir, 'filler');
   await fill(filler);
+  const ready = await d.request('GET', '/readyz');
+  t.equal(ready.status, 503, '/readyz: not ready');
+  t.match(ready.json().detail, /full/, 'and it says the disk is full');
 
   const stopped = await d.request('POST', `/v1/sessions/${session.id}/stop`, { body: { grace_ms: 2000 } });
   t.equal(stopped.status, 200, `stop answers 200 on a full disk (${stopped.text.slice(0, 200)})`);
@@ -62,10 +66,16 @@ t.test('stop on a full disk: the process is signalled, reads answer, the record 
   t.match((await d.request('GET', `/v1/sessions/${session.id}`)).json(), { status: 'stopped' }, 'a read answers from memory');
   const listed = (await d.request('GET', '/v1/sessions')).json().items as Array<{ id: string; status: string }>;
   t.match(listed.find((s) => s.id === session.id), { status: 'stopped' }, 'and so does the list');
+  const deleted = await d.request('DELETE', `/v1/sessions/${doomed.id}?force=true`);
+  t.equal(deleted.status, 204, `a forced delete works on a full disk (${deleted.text.slice(0, 200)})`);
+  t.notOk(alive(doomed.pid as number), 'and signalled its process');
+  t.equal((await d.request('GET', `/v1/sessions/${doomed.id}`)).status, 404);
   const onDisk = async () => JSON.parse(await readFile(path.join(d.sessionDir(session.id), 'session.json'), 'utf8')).status as string;
   t.equal(await onDisk(), 'running', 'nothing could be written yet');
 
   await rm(filler);
   await eventually(async () => ((await onDisk()) === 'stopped' ? true : undefined), 15_000);
   t.equal(await onDisk(), 'stopped', 'written once space was back');
+  const record = JSON.parse(await readFile(path.join(d.sessionDir(session.id), 'session.json'), 'utf8'));
+  t.equal(record.exit_code, 143, 'with the exit code the keeper kept through the full disk');
 });

@@ -1,6 +1,7 @@
 // app.close() with live SSE and follow clients: it finishes promptly, every client sees its
 // response end, and the sessions keep running (sessiond may restart under them).
 import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { eventually } from '../helper.js';
 import { SseClient, startBash, startRealServer } from './helper.js';
@@ -9,13 +10,16 @@ t.test('app.close() ends open streams at once; the session keeps running', async
   const server = await startRealServer(t);
   const session = await startBash(server, 'echo "started"; echo "err" >&2; sleep 60');
   const pid = session.pid as number;
-  t.teardown(() => {
-    // The server is gone: end the session ourselves (its process group).
+  t.teardown(async () => {
+    // The server is gone: end the session ourselves (its process group)...
     try {
       process.kill(-pid, 'SIGKILL');
     } catch {
       // Already gone.
     }
+    // ...and let its keeper finish writing exit.json before the folders are removed.
+    const exitFile = path.join(server.config.dataDir, 'sessions', session.id, 'run', 'exit.json');
+    await eventually(() => (fs.existsSync(exitFile) ? true : undefined), 10_000).catch(() => undefined);
   });
   const sse = await Promise.all(
     Array.from({ length: 3 }, () => SseClient.open(`${server.url}/v1/sessions/${session.id}/logs/stream`)),
