@@ -2,88 +2,26 @@
 // exit status, signals to the group, pid-reuse safety, waiting.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState } from '../../src/process/adapter.js';
+import { LaunchError, type ProcessHandle } from '../../src/process/adapter.js';
 import { createLocalProcessAdapter, type LocalProcessHandle } from '../../src/process/local.js';
 import { readProcStat, readStartTicks, readState } from '../../src/process/proc-stat.js';
 import { eventually } from '../helper.js';
+import { PATH, ended, fixture as sharedFixture, type Fixture } from './fixture.js';
 
-const PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
 const BASE_ENV = { PATH, FOO: 'bar' };
 
-interface Fixture {
-  adapter: ProcessAdapter;
-  dir: string;
-  spec(command: string, args: string[], extra?: Partial<LaunchSpec>): LaunchSpec;
-  /** Launches and registers the process for clean-up. */
-  launch(command: string, args: string[], extra?: Partial<LaunchSpec>): Promise<LocalProcessHandle>;
-}
-
-async function fixture(t: Test): Promise<Fixture> {
-  const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'sessiond-local-')));
-  await fs.mkdir(path.join(dir, 'cwd'));
-  const adapter = createLocalProcessAdapter({ pollIntervalMs: 20 });
-  const handles: ProcessHandle[] = [];
-  t.teardown(async () => {
-    for (const handle of handles) await adapter.terminate(handle, 100);
-    await adapter.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  });
-  let n = 0;
-  const spec = (command: string, args: string[], extra: Partial<LaunchSpec> = {}): LaunchSpec => {
-    n += 1;
-    return {
-      sessionId: `s${n}`,
-      command,
-      args,
-      cwd: path.join(dir, 'cwd'),
-      env: BASE_ENV,
-      stdoutPath: path.join(dir, `s${n}.stdout.log`),
-      stderrPath: path.join(dir, `s${n}.stderr.log`),
-      stateDir: path.join(dir, `s${n}.state`),
-      ...extra,
-    };
-  };
-  return {
-    adapter,
-    dir,
-    spec,
-    async launch(command, args, extra) {
-      const handle = (await adapter.launch(spec(command, args, extra))) as LocalProcessHandle;
-      handles.push(handle);
-      return handle;
-    },
-  };
-}
+/** The shared fixture, with a quick safety poll and FOO=bar in every session's environment. */
+const fixture = async (t: Test): Promise<Fixture> => {
+  const f = await sharedFixture(t, { pollIntervalMs: 20 });
+  return { ...f, spec: (command, args, extra = {}) => f.spec(command, args, { env: BASE_ENV, ...extra }) };
+};
 
 /** Gone, or a zombie nobody reaps (a container's pid 1 may not): either way not running. */
 async function isDead(pid: number): Promise<boolean> {
   const state = await readState(pid);
   return state === null || state === 'Z';
-}
-
-let watchCount = 0;
-
-/** The end of `handle` as the adapter's watch reports it (nobody inspects in between). */
-function ended(adapter: ProcessAdapter, handle: ProcessHandle, timeoutMs = 10_000): Promise<Extract<ProcessState, { state: 'ended' }>> {
-  const id = `watched-${++watchCount}`;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      adapter.untrack(id);
-      reject(new Error(`process still running after ${timeoutMs} ms`));
-    }, timeoutMs);
-    const off = adapter.watch((sessionId, state) => {
-      if (sessionId !== id) return;
-      clearTimeout(timer);
-      off();
-      adapter.untrack(id);
-      resolve(state);
-    });
-    adapter.track(id, handle);
-  });
 }
 
 t.test('launch: a running process in its own process group, apart from its keeper', async (t) => {
