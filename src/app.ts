@@ -29,6 +29,7 @@ import httpMetrics from './plugins/http-metrics.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { createWebhookService } from './events/webhooks/service.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { uiRoutes } from './routes/ui.js';
 import { Supervisor } from './sessions/supervisor.js';
 import type { EventJournal } from './events/journal.js';
 import { createFileJournal } from './events/file-journal.js';
@@ -287,6 +288,8 @@ export async function buildApp(options: BuildAppOptions = {}) {
   await app.register(metricsRoutes, { metrics });
   await app.register(webhookRoutes, { webhooks });
   await app.register(eventRoutes, { journal, keepAliveMs: config.sseKeepAliveMs, streams: eventStreams });
+  // The web console's files are copied next to the compiled code by `npm run build`.
+  await app.register(uiRoutes, { dir: new URL('./ui/', import.meta.url) });
   await app.register(sessionRoutes, { sessions });
   await app.register(logRoutes, { sessions, streams });
   return app as unknown as FastifyInstance;
