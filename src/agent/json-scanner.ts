@@ -2,6 +2,7 @@
 // object (RFC 8259 grammar, valid UTF-8)? And the few top-level members the service needs
 // (type, subtype, the result's fields), each kept only up to a bound. Fed in chunks, it holds
 // a few hundred kilobytes at most, whatever the size of the line.
+import { isUtf8 } from 'node:buffer';
 
 /** Deeper than this, the line is not taken for a message (a hostile `[[[[...` would grow the stack). */
 const MAX_DEPTH = 4096;
@@ -76,8 +77,7 @@ export class JsonObjectScanner {
   private pending: string | null = null;
   private capture: Capture | null = null;
   private readonly fields = new Map<string, Capture>();
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
-  private utf8 = true;
+  private readonly utf8 = new Utf8Check();
 
   /**
    * `wanted`: the top-level keys to keep, and `maxBytes` the raw bytes kept of each (a string's
@@ -90,13 +90,7 @@ export class JsonObjectScanner {
 
   push(chunk: Buffer): void {
     if (this.mode === Mode.Bad) return;
-    if (this.utf8) {
-      try {
-        this.decoder.decode(chunk, { stream: true });
-      } catch {
-        this.utf8 = false;
-      }
-    }
+    this.utf8.push(chunk);
     let from = 0;
     const len = chunk.length;
     for (let i = 0; i < len; i++) {
@@ -224,14 +218,7 @@ export class JsonObjectScanner {
   /** Call once the whole line was pushed. */
   finish(): ScanResult {
     if (this.mode === Mode.Number && this.numberComplete()) this.endValue();
-    if (this.utf8) {
-      try {
-        this.decoder.decode();
-      } catch {
-        this.utf8 = false;
-      }
-    }
-    const object = this.mode === Mode.Done && this.utf8;
+    const object = this.mode === Mode.Done && this.utf8.finish();
     const fields: Record<string, unknown> = {};
     if (object) {
       for (const [key, capture] of this.fields) {
@@ -344,6 +331,55 @@ export class JsonObjectScanner {
   private numberComplete(): boolean {
     return this.num === Num.Zero || this.num === Num.Int || this.num === Num.Frac || this.num === Num.ExpDigits;
   }
+}
+
+/**
+ * UTF-8 validity of a byte stream fed in chunks, without decoding it (no string per chunk: a
+ * 50 MB line must not cost 50 MB of garbage): each chunk is checked natively up to its last
+ * complete character, and the few bytes of a character cut by the chunk's end wait for the next.
+ */
+class Utf8Check {
+  private valid = true;
+  private carry: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): void {
+    if (!this.valid || chunk.length === 0) return;
+    let start = 0;
+    if (this.carry.length > 0) {
+      const need = sequenceLength(this.carry[0] as number) - this.carry.length;
+      const joined = Buffer.concat([this.carry, chunk.subarray(0, need)]);
+      if (joined.length < this.carry.length + need) {
+        this.carry = joined;
+        return;
+      }
+      this.carry = Buffer.alloc(0);
+      if (!isUtf8(joined)) return void (this.valid = false);
+      start = need;
+    }
+    // A character cut by the chunk's end: from its lead byte (at most 3 bytes back) on, it waits.
+    let end = chunk.length;
+    for (let back = 1; back <= 3 && end - back >= start; back++) {
+      const b = chunk[end - back] as number;
+      if ((b & 0xc0) === 0x80) continue;
+      if (b >= 0xc0 && sequenceLength(b) > back) end -= back;
+      break;
+    }
+    if (!isUtf8(chunk.subarray(start, end))) this.valid = false;
+    else if (end < chunk.length) this.carry = Buffer.from(chunk.subarray(end));
+  }
+
+  /** True when everything pushed was valid UTF-8, and no character was left unfinished. */
+  finish(): boolean {
+    return this.valid && this.carry.length === 0;
+  }
+}
+
+/** Bytes of the UTF-8 sequence a lead byte starts (an invalid lead counts as 1: isUtf8 refuses it). */
+function sequenceLength(lead: number): number {
+  if (lead >= 0xf0) return 4;
+  if (lead >= 0xe0) return 3;
+  if (lead >= 0xc0) return 2;
+  return 1;
 }
 
 /** The captured raw JSON of one member, parsed; a string that was cut keeps what parses of its start. */

@@ -35,6 +35,8 @@ export interface AgentTrackerOptions {
 
 /** Bytes read from the log per step. */
 const READ_CHUNK = 256 * 1024;
+/** Read buffers kept between reads (one per parse under way, which are few). */
+const MAX_SPARE_BUFFERS = 4;
 const REPORT_INTERVAL_MS = 1000;
 const CHECKPOINT_INTERVAL_MS = 1000;
 
@@ -69,6 +71,8 @@ export class AgentTracker {
   private readonly follows = new Map<string, Follow>();
   private stopListening: (() => void) | null = null;
   private closed = false;
+  /** Read buffers, reused: a 50 MB line read in fresh buffers would leave 50 MB of garbage behind. */
+  private readonly buffers: Buffer[] = [];
 
   constructor(private readonly options: AgentTrackerOptions) {
     this.hub = new LogHub(options.store, options.pollIntervalMs);
@@ -261,11 +265,17 @@ export class AgentTracker {
       }
       // When the bytes were written, as near as the service knows: the log's last change.
       const at = (stat.mtime ?? this.options.clock()).toISOString();
-      while (parse.parser.offset < stat.size) {
-        const end = Math.min(stat.size, parse.parser.offset + READ_CHUNK);
-        const chunk = await guardLogRead(() => store.readLog(id, 'stdout', parse.parser.offset, end));
-        if (chunk.length === 0) break;
-        await this.index(parse, parse.parser.push(chunk), at);
+      const buffer = this.buffers.pop() ?? Buffer.allocUnsafe(READ_CHUNK);
+      try {
+        while (parse.parser.offset < stat.size) {
+          const end = Math.min(stat.size, parse.parser.offset + READ_CHUNK);
+          // The parser keeps copies of what it needs: the buffer is free again once push returns.
+          const chunk = await guardLogRead(() => store.readLog(id, 'stdout', parse.parser.offset, end, buffer));
+          if (chunk.length === 0) break;
+          await this.index(parse, parse.parser.push(chunk), at);
+        }
+      } finally {
+        if (this.buffers.length < MAX_SPARE_BUFFERS) this.buffers.push(buffer);
       }
       if (ended) {
         const last = parse.parser.flush();

@@ -60,6 +60,15 @@ t.test('the scanner agrees with JSON.parse on what is a JSON object, however the
     }),
     { numRuns: 3000 },
   );
+  // Any bytes inside a string, cut anywhere: valid UTF-8 or not, the scanner agrees.
+  const stringBytes = fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a.filter((b) => b >= 0x20 && b !== 0x22 && b !== 0x5c)));
+  fc.assert(
+    fc.property(fc.array(fc.oneof(stringBytes, fc.string({ unit: 'binary' }).map((x) => Buffer.from(x))), { maxLength: 4 }), cuts, (parts, at) => {
+      const bytes = Buffer.concat([Buffer.from('{"a":"'), ...parts, Buffer.from('"}')]);
+      return scan(bytes, at.map((c) => c % (bytes.length + 1))).object === isJsonObject(bytes);
+    }),
+    { numRuns: 3000 },
+  );
   // Invalid UTF-8 inside a string, and an overlong encoding: not taken for JSON text.
   t.notOk(scan(Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xc3]), Buffer.from('"}')])).object, 'a cut character');
   t.notOk(scan(Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')])).object, 'an overlong encoding');

@@ -15,6 +15,8 @@ export type Step =
   | { raw: string }
   /** Writes `before`, then `fill` repeated up to `bytes` bytes, then `after` and a newline, in 64 KiB writes. */
   | { big: { before: string; fill: string; bytes: number; after: string } }
+  /** Writes `text` repeated up to `bytes` bytes, and nothing else (the line goes on later). */
+  | { fill: { text: string; bytes: number } }
   /** Waits until a file of this name exists in the working directory. */
   | { wait: string }
   /** From now on, SIGINT prints this line (and the program goes on). */
@@ -43,17 +45,21 @@ const write = (bytes) => {
 };
 const out = (text) => write(Buffer.from(text.replaceAll('@SESSION@', session)));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// Exactly this many bytes (a fill cut at the end may end mid-character), 64 KiB at a time.
+const fill = (text, bytes) => {
+  const piece = Buffer.from(text.repeat(Math.ceil(65536 / Buffer.byteLength(text))));
+  for (let left = bytes; left > 0; left -= piece.length) write(piece.subarray(0, Math.min(piece.length, left)));
+};
 (async () => {
   for (const step of steps) {
     if ('line' in step) out(step.line + '\n');
     else if ('raw' in step) out(step.raw);
     else if ('big' in step) {
       out(step.big.before);
-      // Exactly step.big.bytes bytes (a fill cut at the end may end mid-character).
-      const piece = Buffer.from(step.big.fill.repeat(Math.ceil(65536 / Buffer.byteLength(step.big.fill))));
-      for (let left = step.big.bytes; left > 0; left -= piece.length) write(piece.subarray(0, Math.min(piece.length, left)));
+      fill(step.big.fill, step.big.bytes);
       out(step.big.after + '\n');
-    } else if ('wait' in step) {
+    } else if ('fill' in step) fill(step.fill.text, step.fill.bytes);
+    else if ('wait' in step) {
       while (!existsSync(step.wait)) await sleep(20);
     } else if ('sigint' in step) process.on('SIGINT', () => out(step.sigint + '\n'));
     else if ('exit' in step) process.exit(step.exit);
