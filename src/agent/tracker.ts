@@ -59,6 +59,9 @@ interface Follow {
   running: boolean;
   again: boolean;
   timer: NodeJS.Timeout | null;
+  /** A report is being recorded: the next waits for it. */
+  reporting: boolean;
+  /** When the last report was recorded (its event appended). */
   lastReportAt: number;
   reported: AgentSummary | null;
 }
@@ -155,7 +158,7 @@ export class AgentTracker {
 
   private follow(id: string): void {
     if (this.follows.has(id) || this.closed) return;
-    const follow: Follow = { unsubscribe: () => undefined, running: false, again: false, timer: null, lastReportAt: -Infinity, reported: null };
+    const follow: Follow = { unsubscribe: () => undefined, running: false, again: false, timer: null, reporting: false, lastReportAt: -Infinity, reported: null };
     this.follows.set(id, follow);
     follow.unsubscribe = this.hub.subscribe(id, 'stdout', () => this.kick(id));
     // What was written before the watch began (or while the service was down).
@@ -216,24 +219,31 @@ export class AgentTracker {
     })();
   }
 
-  /** Tells the supervisor of a changed summary, no sooner than a second after the last time. */
+  /**
+   * Tells the supervisor of a changed summary, a second after the last one was recorded at the
+   * soonest (counted from when its event was appended, so two events are never closer).
+   */
   private scheduleReport(id: string): void {
     const follow = this.follows.get(id);
     const parse = this.parses.get(id);
-    if (!follow || !parse || follow.timer || sameSummary(follow.reported, parse.summary)) return;
+    if (!follow || !parse || follow.timer || follow.reporting || sameSummary(follow.reported, parse.summary)) return;
     const wait = Math.max(0, follow.lastReportAt + (this.options.reportIntervalMs ?? REPORT_INTERVAL_MS) - performance.now());
     follow.timer = setTimeout(() => {
       follow.timer = null;
       const summary = this.parses.get(id)?.summary;
       if (this.follows.get(id) !== follow || !summary) return;
-      follow.lastReportAt = performance.now();
+      follow.reporting = true;
       follow.reported = summary;
       this.options
         .report(id, summary)
         .catch((err: unknown) => {
           if ((err as { code?: string }).code !== 'session_not_found') this.options.log.warn({ err, id }, 'could not record the agent summary of a session');
         })
-        .finally(() => this.scheduleReport(id));
+        .finally(() => {
+          follow.reporting = false;
+          follow.lastReportAt = performance.now();
+          this.scheduleReport(id);
+        });
     }, wait);
     follow.timer.unref();
   }

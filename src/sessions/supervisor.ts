@@ -186,10 +186,13 @@ export class Supervisor {
       if (isTerminalStatus(change.record.status)) this.ended(change.record);
       else if (change.record.status !== 'queued') this.markLive(change.record);
       if (change.event) {
-        this.options.log.info(
-          { id, status: change.record.status, exit_code: change.record.exit_code, exit_signal: change.record.exit_signal },
-          change.event === 'session.ended' ? 'session ended' : 'session changed',
-        );
+        // A summary update (once a second per agent session) is an event, not news for the log.
+        if (seen.kind !== 'agent') {
+          this.options.log.info(
+            { id, status: change.record.status, exit_code: change.record.exit_code, exit_signal: change.record.exit_signal },
+            change.event === 'session.ended' ? 'session ended' : 'session changed',
+          );
+        }
         await this.record(change.event, change.record);
       }
       return change.record;
