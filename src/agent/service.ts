@@ -4,12 +4,12 @@ import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Session } from '../../schemas/session.js';
 import type { LogHub } from '../logs/hub.js';
-import type { SessionWatch } from '../logs/session-watch.js';
+import { hasEnded, type SessionWatch } from '../logs/session-watch.js';
 import { SessionError } from '../sessions/errors.js';
 import type { SessionStore } from '../store/store.js';
 import { LineReader, renderPage } from './render.js';
 import { runAgentSse } from './sse-stream.js';
-import { hasEnded, type AgentTracker } from './tracker.js';
+import type { AgentTracker } from './tracker.js';
 
 /** A page stops adding messages once it holds this many bytes of them (one larger message comes alone). */
 export const PAGE_BUDGET_BYTES = 4 * 1024 * 1024;

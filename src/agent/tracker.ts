@@ -6,7 +6,7 @@
 // asks it for the final summary (every line parsed, the last one too).
 import type { EventEmitter } from 'node:events';
 import type { AgentSummary } from '../../schemas/agent.js';
-import { isTerminalStatus, type Session, type SessionRecord } from '../../schemas/session.js';
+import type { Session, SessionRecord } from '../../schemas/session.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { LogHub } from '../logs/hub.js';
 import { guardLogRead } from '../sessions/session-logs.js';
@@ -360,6 +360,3 @@ function toCheckpoint(parse: Parse): AgentCheckpoint {
     complete: parse.complete,
   };
 }
-
-/** Whether a session's messages are all indexed for good (it has ended). */
-export const hasEnded = (session: Pick<Session, 'status'>) => isTerminalStatus(session.status);
