@@ -89,6 +89,8 @@ function benchSession(i: number) {
     idle_timeout_ms: null,
     priority: 0,
     queued_at: null,
+    parent_id: null,
+    agent: null,
   };
 }
 

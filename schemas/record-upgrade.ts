@@ -10,6 +10,8 @@ const ADDED_FIELDS: Partial<SessionRecord> = {
   idle_timeout_ms: null,
   priority: 0,
   queued_at: null,
+  parent_id: null,
+  agent: null,
 };
 
 /** Fills the missing v1.1 fields of a parsed record (in place); leaves anything else to validation. */

@@ -1,6 +1,7 @@
 // Request shapes: bodies, query strings and path parameters of the v1 routes, with their bounds.
 import { Type, type Static } from '@sinclair/typebox';
 import { SESSION_ID_MAX, SESSION_ID_PATTERN } from './common.js';
+import { AgentOptionsSchema } from './agent.js';
 import { LabelSelectorSchema, LabelsSchema } from './labels.js';
 import { SessionStatusSchema } from './session.js';
 
@@ -42,7 +43,7 @@ export const StartSessionBodySchema = Type.Object(
         maxItems: 1024,
         description:
           'arguments, passed as they are (no shell); no NUL or control character but tab, line feed and carriage return. ' +
-          'When absent and the command is claude with a prompt: --print --verbose <prompt>',
+          'When absent and the command is claude with a prompt: --print --verbose [options] -- <prompt>',
       }),
     ),
     prompt: Type.Optional(Type.String({ maxLength: 524288, pattern: PROMPT_PATTERN, description: 'any text but NUL (and lone surrogates)' })),
@@ -76,10 +77,35 @@ export const StartSessionBodySchema = Type.Object(
       Type.Boolean({ default: false, description: 'when SESSIOND_MAX_RUNNING sessions are live, answer 202 with a queued session instead of 429' }),
     ),
     priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100, default: 0, description: 'orders the queue: higher first, then arrival' })),
+    agent: Type.Optional(AgentOptionsSchema),
   },
   { $id: 'StartSessionBody', additionalProperties: false },
 );
 export type StartSessionBody = Static<typeof StartSessionBodySchema>;
+
+/** POST /v1/sessions/{id}/continue: a new session that resumes the parent's agent conversation. */
+export const ContinueSessionBodySchema = Type.Object(
+  {
+    prompt: Type.String({ minLength: 1, maxLength: 524288, pattern: PROMPT_PATTERN, description: 'the next prompt; any text but NUL (and lone surrogates)' }),
+    fork: Type.Optional(Type.Boolean({ default: false, description: 'resume into a new agent session id (`--fork-session`); the parent’s stays as it was' })),
+    name: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT_PATTERN, description: 'default: the parent’s name' }),
+    ),
+    labels: Type.Optional(LabelsSchema),
+    max_runtime_ms: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: MAX_LIMIT_MS, description: 'as for a start; absent: the parent’s limit (or SESSIOND_MAX_RUNTIME_MS when it had none)' }),
+    ),
+    idle_timeout_ms: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: MAX_LIMIT_MS, description: 'as for a start; absent: the parent’s (0: none)' }),
+    ),
+  },
+  {
+    $id: 'ContinueSessionBody',
+    additionalProperties: false,
+    description: 'labels default to the parent’s; everything else (directory, command, permission mode, tools, agent options) is the parent’s',
+  },
+);
+export type ContinueSessionBody = Static<typeof ContinueSessionBodySchema>;
 
 export const StopBodySchema = Type.Object(
   {
@@ -166,5 +192,13 @@ export const LogStreamQuerySchema = Type.Object({
       description: 'resume after this event id (`<stdout offset>-<stderr offset>`), for clients that cannot send the Last-Event-ID header',
     }),
   ),
+  format: Type.Unsafe<'lines' | 'agent'>({
+    type: 'string',
+    enum: ['lines', 'agent'],
+    default: 'lines',
+    description:
+      'lines: `stdout`/`stderr` events per log line; agent (sessions started with agent.stream_json): one `agent` event per parsed message of stdout, ' +
+      'with the same ids (`<stdout offset after it>-<stderr offset>`), resume and `end`; `streams` is ignored',
+  }),
 });
 export type LogStreamQuery = Static<typeof LogStreamQuerySchema>;

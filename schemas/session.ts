@@ -1,5 +1,6 @@
 // The session resource, its status, its immutable metadata and the record the store keeps.
 import { Type, type Static } from '@sinclair/typebox';
+import { AgentOptionsSchema, AgentSummarySchema } from './agent.js';
 import { Nullable, Timestamp } from './common.js';
 import { LabelsSchema } from './labels.js';
 import './value-registry.js';
@@ -75,6 +76,8 @@ export const SessionSchema = Type.Object(
         description: 'why the service ended it: requested (a stop or forced delete through the API), max_runtime, idle; null when it ended by itself',
       }),
     ),
+    parent_id: Nullable(Type.String({ description: 'the session this one continues (POST .../continue), or null' })),
+    agent: Nullable(AgentSummarySchema),
   },
   { $id: 'Session', additionalProperties: false },
 );
@@ -114,6 +117,8 @@ export const SessionRecordSchema = Type.Composite([
     stop_requested_at: Nullable(Timestamp),
     /** The start's Idempotency-Key (digest, per caller) and a digest of its body. */
     idempotency: Type.Optional(Nullable(Type.Object({ key: Type.String(), request: Type.String() }))),
+    /** The start's `agent` option as given (defaults filled), or null for a plain session. */
+    agent_options: Type.Optional(Nullable(AgentOptionsSchema)),
   }),
 ]);
 export type SessionRecord = Static<typeof SessionRecordSchema>;

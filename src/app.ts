@@ -1,5 +1,6 @@
 // buildApp(options): the whole sessiond API as one Fastify instance, for the server and the tests alike.
 // Options may carry a store, a process adapter and a config; what is absent is built from config.
+import path from 'node:path';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
@@ -37,6 +38,11 @@ import { createEventStreams } from './events/stream.js';
 import { eventRoutes } from './routes/events.js';
 import { createFsStore } from './store/fs-store.js';
 import type { SessionStore } from './store/store.js';
+import { createFileAgentIndex } from './agent/file-index-store.js';
+import type { AgentIndexStore } from './agent/index-store.js';
+import { AgentService } from './agent/service.js';
+import { AgentTracker } from './agent/tracker.js';
+import { agentRoutes } from './routes/agent.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -45,6 +51,8 @@ export interface BuildAppOptions {
   store?: SessionStore;
   processes?: ProcessAdapter;
   journal?: EventJournal;
+  /** Where agent sessions' message indexes are kept; default: an `agent` folder in each session's folder. */
+  agentIndex?: AgentIndexStore;
   clock?: () => Date;
   /**
    * false for silence (tests), or where to write the log and at what level. The redaction of
@@ -161,7 +169,28 @@ export async function buildApp(options: BuildAppOptions = {}) {
   const clock = options.clock ?? (() => new Date());
   await store.init();
   await journal.init();
-  const supervisor = new Supervisor({ store, processes, journal, log: app.log, clock, workspaceRoots: config.workspaceRoots });
+  // Agent sessions: the tracker parses their stdout into messages and the summary; it tells the
+  // supervisor of a changed summary (at most once a second), and the supervisor asks it for the
+  // final one when the session ends.
+  const agentIndex =
+    options.agentIndex ?? createFileAgentIndex({ dirOf: (id) => path.join(path.dirname(store.logLocation(id).stdout), 'agent'), log: app.log });
+  const agentTracker: AgentTracker = new AgentTracker({
+    store,
+    index: agentIndex,
+    clock,
+    log: app.log,
+    pollIntervalMs: config.logPollMs,
+    report: (id, agent): Promise<unknown> => supervisor.observe(id, { kind: 'agent', agent }),
+  });
+  const supervisor = new Supervisor({
+    store,
+    processes,
+    journal,
+    log: app.log,
+    clock,
+    workspaceRoots: config.workspaceRoots,
+    agentFinal: (record) => agentTracker.finish(record),
+  });
   const logUsage = createLogUsage(store);
   // Assigned below, once the log streams exist; read only at scrape time.
   let streamClients = (): Record<string, number> => ({});
@@ -196,6 +225,8 @@ export async function buildApp(options: BuildAppOptions = {}) {
   });
   await sessions.init();
   await supervisor.start();
+  agentTracker.start(await supervisor.currentAll(), supervisor.changes);
+  const agent = new AgentService({ store, tracker: agentTracker, sessions: { get: (id) => sessions.get(id) }, keepAliveMs: config.sseKeepAliveMs });
   const scheduler = createScheduler({
     clock,
     retentionMs: config.retentionMs,
@@ -234,6 +265,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   });
   app.addHook('onClose', async () => {
     streams.close();
+    await agentTracker.close();
     stopCounting();
     scheduler.close();
     supervisor.close();
@@ -291,7 +323,8 @@ export async function buildApp(options: BuildAppOptions = {}) {
   // The web console's files are copied next to the compiled code by `npm run build`.
   await app.register(uiRoutes, { dir: new URL('./ui/', import.meta.url) });
   await app.register(sessionRoutes, { sessions });
-  await app.register(logRoutes, { sessions, streams });
+  await app.register(logRoutes, { sessions, streams, agent });
+  await app.register(agentRoutes, { sessions, agent });
   return app as unknown as FastifyInstance;
 }
 

@@ -11,6 +11,7 @@ import type { SessionStore } from '../src/store/store.js';
 import { createFakeProcessAdapter, type FakeProcessAdapter } from './fakes/fake-processes.js';
 import { createMemoryStore, type MemoryStore } from './fakes/memory-store.js';
 import { MemoryJournal } from './fakes/memory-journal.js';
+import { createMemoryAgentIndex } from './fakes/memory-agent-index.js';
 
 export async function tempDir(t: Test, prefix = 'sessiond-test-'): Promise<string> {
   const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), prefix)));
@@ -69,6 +70,8 @@ export async function buildFakeApp(
     store: options.store ?? store,
     processes: options.processes ?? processes,
     journal,
+    // The memory store has no folders: agent indexes are kept in memory too.
+    agentIndex: createMemoryAgentIndex(),
     clock: options.clock,
     logger: false,
     forceCloseConnections: true,

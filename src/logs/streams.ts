@@ -77,6 +77,14 @@ export class LogStreams {
     );
   }
 
+  /**
+   * Runs a stream of another format (the agent messages) over the same hub and session watch,
+   * registered and ended at shutdown like the others.
+   */
+  async serve(res: ServerResponse, run: (shared: { hub: LogHub; watch: SessionWatch }) => Promise<void>): Promise<void> {
+    await this.track(res, () => run({ hub: this.hub, watch: this.watch }));
+  }
+
   /** Ends every open stream (at shutdown): clients see a clean end of the response. */
   closeAll(): void {
     for (const res of this.open) res.end();

@@ -6,7 +6,8 @@ import fp from 'fastify-plugin';
 import { LifecycleEventSchema } from '../../schemas/events.js';
 import { MetadataSchema, SessionSchema } from '../../schemas/session.js';
 import { ProblemSchema } from '../../schemas/problem.js';
-import { StartSessionBodySchema } from '../../schemas/requests.js';
+import { ContinueSessionBodySchema, StartSessionBodySchema } from '../../schemas/requests.js';
+import { AgentMessagePageSchema, AgentMessageSchema } from '../../schemas/agent.js';
 import { scopeFor } from '../auth/tokens.js';
 import type { AuthRouteConfig } from './auth.js';
 import { HealthSchema, LogsTailSchema, ReadySchema, SessionListSchema } from '../../schemas/responses.js';
@@ -37,6 +38,9 @@ export const SHARED_SCHEMAS = [
   WebhookDeliveryListSchema,
   WebhookTestEventSchema,
   LifecycleEventSchema,
+  ContinueSessionBodySchema,
+  AgentMessageSchema,
+  AgentMessagePageSchema,
 ];
 
 export const API_VERSION = '1.0.0';
@@ -85,6 +89,7 @@ async function openapiPlugin(app: FastifyInstance) {
       tags: [
         { name: 'sessions', description: 'start, read, stop, wait for and delete sessions' },
         { name: 'logs', description: 'read a session’s stdout and stderr' },
+        { name: 'agent', description: 'agent sessions (Claude Code): parsed messages, continue and fork, interrupt' },
         { name: 'webhooks', description: 'endpoints that receive lifecycle events as signed HTTP POSTs (Standard Webhooks)' },
         { name: 'events', description: 'follow every session’s lifecycle as it happens' },
         { name: 'health', description: 'liveness and readiness' },

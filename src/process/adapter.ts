@@ -90,4 +90,11 @@ export interface ProcessAdapter {
 
   /** Called at shutdown: release timers and watchers. Processes keep running. */
   close(): Promise<void>;
+
+  /**
+   * Called by interrupt (POST .../interrupt): sends `signal` to the session's whole process group,
+   * and nothing more (no grace, no follow-up). Never signals a process that is not the session's.
+   * Resolves true when it was sent, false when the process has ended (or the handle names none).
+   */
+  signal(handle: ProcessHandle, signal: 'SIGINT' | 'SIGTERM'): Promise<boolean>;
 }

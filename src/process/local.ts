@@ -575,5 +575,11 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       for (const id of [...tracked.keys()]) untrackOne(id);
       for (const cancel of [...cancels]) cancel();
     },
+
+    async signal(handle: ProcessHandle, signal: 'SIGINT' | 'SIGTERM'): Promise<boolean> {
+      // The same check as a stop's: the group is signalled only while its leader is the session.
+      const h = asLocal(handle);
+      return h ? signalGroup(h, signal) : false;
+    },
   };
 }

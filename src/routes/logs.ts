@@ -10,6 +10,7 @@ import {
   RawLogQuerySchema,
   SessionIdParamsSchema,
 } from '../../schemas/requests.js';
+import type { AgentService } from '../agent/service.js';
 import type { LogStreams } from '../logs/streams.js';
 import { SSE_HEADERS } from '../logs/sse.js';
 import type { LogStreamName } from '../store/store.js';
@@ -18,10 +19,13 @@ import type { SessionService } from '../sessions/service.js';
 import { openLiveResponse } from './live.js';
 import { parseRange } from './range.js';
 import { problems } from './responses.js';
+import { SessionError } from '../sessions/errors.js';
 
 export interface LogRoutesOptions {
   sessions: SessionService;
   streams: LogStreams;
+  /** Serves format=agent; without it, that format is refused as for a session that is not an agent's. */
+  agent?: AgentService;
 }
 
 const tags = ['logs'];
@@ -45,7 +49,7 @@ async function assertLogsReadable(sessions: SessionService, id: string): Promise
   await sessions.tail(id, 1);
 }
 
-export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app, { sessions, streams }) => {
+export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app, { sessions, streams, agent }) => {
   app.get(
     '/v1/sessions/:id/logs/stream',
     {
@@ -59,7 +63,10 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
           'a partial line is sent after at most 200 ms), each with `id: <stdout offset>-<stderr offset>` (bytes sent so far); ' +
           '`status` (the Session, on connect and on every change); `truncated` (`{stream, size}`, when a log shrank; streaming goes on from the new size); ' +
           '`end` (the final Session, once the session has ended and every byte was sent; then the response closes). ' +
-          'A `: keep-alive` comment at least every 15 s. Resume with the `Last-Event-ID` header or `?last_event_id=`: no gap, no duplicate.',
+          'A `: keep-alive` comment at least every 15 s. Resume with the `Last-Event-ID` header or `?last_event_id=`: no gap, no duplicate. ' +
+          'With `format=agent` (a session started with agent.stream_json): `agent` events instead of `stdout`/`stderr`, one per parsed message ' +
+          '(`data:` an AgentMessage, as GET .../agent/messages has it; its id is the stdout offset after its line), `status` and `end` as above; ' +
+          'a session that is not an agent session is 409 `session_not_agent`.',
         params: SessionIdParamsSchema,
         querystring: LogStreamQuerySchema,
         headers: Type.Object({
@@ -68,16 +75,27 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
         produces: ['text/event-stream'],
         response: {
           200: { description: 'an event stream', content: { 'text/event-stream': { schema: Type.String() } } },
-          ...problems('session_not_found', 'validation_failed', 'log_unavailable'),
+          ...problems('session_not_found', 'validation_failed', 'log_unavailable', 'session_not_agent'),
         },
       },
     },
     async (request, reply) => {
       const session = await sessions.get(request.params.id);
+      // Refused before the stream opens, so the client gets a problem, not an empty stream.
+      const agentFormat = request.query.format === 'agent' ? agent : null;
+      if (agentFormat === undefined) throw new SessionError('session_not_agent', 'this service does not parse agent messages');
+      await agentFormat?.agentSession(session.id);
       await assertLogsReadable(sessions, session.id);
       // The header wins: EventSource sends the newest id on each reconnect, while a query value
       // in the URL stays what it was when the page built it.
       const resume = parseEventId(request.headers['last-event-id']) ?? parseEventId(request.query.last_event_id);
+      if (agentFormat) {
+        const res = openLiveResponse(reply, SSE_HEADERS);
+        if (request.method === 'HEAD') return void res.end();
+        const ask = { from: request.query.from, tailBytes: request.query.tail_bytes, resume };
+        await streams.serve(res, (shared) => agentFormat.stream(session, ask, res, shared));
+        return;
+      }
       const res = openLiveResponse(reply, SSE_HEADERS);
       // HEAD: the headers are the whole answer. Streaming into a body nobody gets would hold
       // the connection (and a stream) open until the session ends.

@@ -2,7 +2,7 @@
 // allowed command resolved on PATH, working directories inside the roots, the claude arguments.
 import type { StartSessionBody } from '../../schemas/requests.js';
 import type { SessionRecord } from '../../schemas/session.js';
-import { buildArgs, resolveAllowedCommand } from './commands.js';
+import { buildArgs, checkAgentRequest, resolveAllowedCommand, type Resume } from './commands.js';
 import { SessionError } from './errors.js';
 import { resolveInsideRoots } from './paths.js';
 
@@ -23,16 +23,18 @@ export interface LaunchPlan {
   runtimeWriteRoot: string | null;
 }
 
-export async function admit(body: StartSessionBody, config: AdmissionConfig): Promise<LaunchPlan> {
+/** `resume`: the start continues an agent session (POST .../continue). */
+export async function admit(body: StartSessionBody, config: AdmissionConfig, resume?: Resume): Promise<LaunchPlan> {
   if (/[\u0000-\u001f\u007f]/.test(body.name) || body.name.trim() === '') {
     throw new SessionError('validation_failed', 'name must contain printable characters only');
   }
   const command = body.command ?? config.defaultCommand;
+  checkAgentRequest(command, body);
   const executable = await resolveAllowedCommand(command, config.allowedCommands, config.childEnv.PATH);
   const roots = config.workspaceRoots;
   const workingDirectory = await resolveInsideRoots('working_directory', body.working_directory, roots);
   const runtimeWriteRoot = body.runtime_write_root ? await resolveInsideRoots('runtime_write_root', body.runtime_write_root, roots) : null;
-  return { command, executable, args: buildArgs(command, body), workingDirectory, runtimeWriteRoot };
+  return { command, executable, args: buildArgs(command, body, resume), workingDirectory, runtimeWriteRoot };
 }
 
 /**

@@ -45,14 +45,40 @@ export async function resolveAllowedCommand(command: string, allowed: string[], 
   throw new SessionError('command_not_allowed', `command ${command} is not in SESSIOND_ALLOWED_COMMANDS`);
 }
 
-/** `claude --print --verbose <prompt>` plus its options, when the caller gave no args. */
-export function buildArgs(command: string, body: StartSessionBody): string[] {
+/** What a continued session resumes: the parent's agent session id, and whether to fork it. */
+export interface Resume {
+  sessionId: string;
+  fork: boolean;
+}
+
+export const isClaude = (command: string) => path.basename(command) === 'claude';
+
+/**
+ * `claude --print --verbose [options] -- <prompt>`, when the caller gave no args. The prompt comes
+ * after `--`, so one that starts with `-` is never read as an option (and `--` also ends the
+ * values of --allowedTools, which takes everything up to the next option).
+ */
+export function buildArgs(command: string, body: StartSessionBody, resume?: Resume): string[] {
   if (body.args) return body.args;
   const prompt = body.prompt ?? '';
-  if (path.basename(command) !== 'claude' || prompt.length === 0) return [];
-  const args = ['--print', '--verbose', prompt];
+  if (!isClaude(command) || prompt.length === 0) return [];
+  const args = ['--print', '--verbose'];
+  if (body.agent && body.agent.stream_json !== false) args.push('--output-format', 'stream-json');
   if (body.permission_mode) args.push('--permission-mode', body.permission_mode);
-  // Last, because --allowedTools takes every value that follows it.
+  if (resume) {
+    args.push('--resume', resume.sessionId);
+    if (resume.fork) args.push('--fork-session');
+  }
   if (body.allowed_tools && body.allowed_tools.length > 0) args.push('--allowedTools', ...body.allowed_tools);
+  args.push('--', prompt);
   return args;
+}
+
+/** An agent session is claude with a prompt, its arguments built by sessiond. Throws validation_failed. */
+export function checkAgentRequest(command: string, body: StartSessionBody): void {
+  if (!body.agent) return;
+  if (!isClaude(command)) throw new SessionError('validation_failed', `agent sessions run claude; the command ${command} is not claude`);
+  if (body.args) throw new SessionError('validation_failed', 'agent sessions build claude’s arguments themselves: pass prompt (and permission_mode, allowed_tools), not args');
+  if (body.agent.input) throw new SessionError('validation_failed', 'agent.input is not supported by this version of sessiond yet: pass "input": false');
+  if (!body.prompt) throw new SessionError('validation_failed', 'an agent session needs a prompt');
 }

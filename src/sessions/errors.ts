@@ -18,6 +18,14 @@ export const ERRORS = {
   /** The whole request (headers and body) did not arrive within SESSIOND_REQUEST_TIMEOUT_MS. */
   request_timeout: { status: 408, title: 'Request timeout' },
   session_running: { status: 409, title: 'Session running' },
+  /** Interrupt (and input) need a process: the session is queued or has ended. */
+  session_not_running: { status: 409, title: 'Session not running' },
+  /** Continue needs the agent's own session id, learnt from its system/init message. */
+  agent_session_unknown: { status: 409, title: 'Agent session unknown' },
+  /** Agent messages exist only for sessions started with agent.stream_json. */
+  session_not_agent: { status: 409, title: 'Not an agent session' },
+  /** Input needs a session started with agent.input (reserved: input is not built yet). */
+  session_not_interactive: { status: 409, title: 'Session not interactive' },
   /** A log path is no longer a regular file the service can serve (a session replaced it). */
   idempotency_conflict: { status: 409, title: 'Idempotency conflict' },
   /** A log's path no longer names the file the service created (a link, a hard link, a folder...): refused, not read. */

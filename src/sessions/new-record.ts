@@ -2,6 +2,7 @@
 // when it waits for capacity), with the limits in force for it.
 import type { StartSessionBody } from '../../schemas/requests.js';
 import type { Metadata, SessionRecord } from '../../schemas/session.js';
+import { emptySummary } from '../agent/summary.js';
 import type { LogLocation } from '../store/store.js';
 import type { LaunchPlan } from './admission.js';
 import type { IdempotencyDigest } from './idempotency.js';
@@ -24,8 +25,9 @@ export function newRecord(
   plan: LaunchPlan,
   logs: LogLocation,
   idempotency: IdempotencyDigest | null,
-  options: { queued: boolean; defaults: LimitDefaults },
+  options: { queued: boolean; defaults: LimitDefaults; parentId?: string | null },
 ): { record: SessionRecord; metadata: Metadata } {
+  const agentOptions = body.agent ? { kind: body.agent.kind, stream_json: body.agent.stream_json ?? true, input: body.agent.input ?? false } : null;
   const record: SessionRecord = {
     id,
     name: body.name,
@@ -58,9 +60,13 @@ export function newRecord(
     priority: body.priority ?? 0,
     queued_at: options.queued ? now.toISOString() : null,
     stop_reason: null,
+    parent_id: options.parentId ?? null,
+    // A summary from the start when stdout is parsed (its fields null until known); else none.
+    agent: agentOptions?.stream_json ? emptySummary() : null,
     handle: null,
     stop_requested_at: null,
     idempotency,
+    agent_options: agentOptions,
   };
   const metadata: Metadata = {
     id,

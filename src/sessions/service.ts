@@ -2,7 +2,7 @@
 // the service already knows (the store's index and the supervisor), and turns stops, waits and
 // deletes into observations for the supervisor. It knows sessions, not HTTP.
 import { Readable } from 'node:stream';
-import type { ListSessionsQuery, LogStreamName, StartSessionBody } from '../../schemas/requests.js';
+import type { ContinueSessionBody, ListSessionsQuery, LogStreamName, StartSessionBody } from '../../schemas/requests.js';
 import type { LogsTail } from '../../schemas/responses.js';
 import { isTerminalStatus, type Metadata, type Session, type SessionRecord } from '../../schemas/session.js';
 import { LaunchError, type ProcessAdapter } from '../process/adapter.js';
@@ -11,6 +11,7 @@ import type { SessionStore } from '../store/store.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { DEFAULT_MAX_REPORT_BYTES } from '../config.js';
 import { admit, replan, type AdmissionConfig, type LaunchPlan } from './admission.js';
+import type { Resume } from './commands.js';
 import { SessionError, sessionNotFound, storeFailure } from './errors.js';
 import { IdempotencyIndex, idempotencyDigest, type IdempotencyDigest } from './idempotency.js';
 import { isSessionId, newSessionId } from './ids.js';
@@ -51,6 +52,8 @@ export interface StartOptions {
   idempotencyKey?: string;
   /** Who is asking (a non-secret token key): one caller's keys never match another's. */
   caller?: string;
+  /** The start continues an agent session (POST .../continue): the parent, and what claude resumes. */
+  continuation?: { parentId: string; resume: Resume };
 }
 
 const START_LOCK = '\0start';
@@ -127,10 +130,13 @@ export class SessionService {
    */
   async start(body: StartSessionBody, options: StartOptions = {}): Promise<{ session: Session; replayed: boolean; queued: boolean }> {
     const began = performance.now();
-    const plan = await admit(body, this.options.config);
+    const { continuation } = options;
+    const plan = await admit(body, this.options.config, continuation?.resume);
     const refusal = await belowFloor(this.options.config.dataDir, this.options.config.minFreeBytes).catch(() => null);
     if (refusal) throw new SessionError('insufficient_storage', refusal);
-    const digest = options.idempotencyKey ? idempotencyDigest(options.idempotencyKey, options.caller, body) : null;
+    // A continue's key covers its parent and fork too, not only the body it was turned into.
+    const request = continuation ? { continuation, body } : body;
+    const digest = options.idempotencyKey ? idempotencyDigest(options.idempotencyKey, options.caller, request) : null;
     // Counting live sessions and writing the new record happen under one lock, so a burst of
     // starts cannot overshoot SESSIOND_MAX_RUNNING. The count is O(1): the supervisor keeps it.
     const outcome = await this.startLock.run(START_LOCK, async () => {
@@ -150,7 +156,7 @@ export class SessionService {
       if (full && !body.queue) {
         throw new SessionError('limit_exceeded', `at most ${maxRunning} sessions may run at once (SESSIOND_MAX_RUNNING); pass "queue": true to wait for a place`);
       }
-      const record = await this.create(body, plan, digest, full);
+      const record = await this.create(body, plan, digest, full, continuation?.parentId ?? null);
       if (full) {
         this.queue.add(record);
         return { queued: record };
@@ -175,13 +181,14 @@ export class SessionService {
     }
   }
 
-  private async create(body: StartSessionBody, plan: LaunchPlan, digest: IdempotencyDigest | null, queued: boolean): Promise<SessionRecord> {
+  private async create(body: StartSessionBody, plan: LaunchPlan, digest: IdempotencyDigest | null, queued: boolean, parentId: string | null): Promise<SessionRecord> {
     for (let attempt = 1; ; attempt++) {
       const now = this.options.clock();
       const id = newSessionId(body.name, now);
       const { record, metadata } = newRecord(id, now, body, plan, this.store.logLocation(id), digest, {
         queued,
         defaults: this.options.config,
+        parentId,
       });
       try {
         await this.store.create(record, metadata);
@@ -217,6 +224,65 @@ export class SessionService {
       if (!(err instanceof LaunchError)) this.options.log.error({ err, id: record.id }, 'launch failed unexpectedly');
       return supervisor.observe(record.id, { kind: 'failed', reason });
     }
+  }
+
+  /**
+   * Starts a new session that resumes the agent conversation of session `id` (ended) with the
+   * next prompt: `claude --resume <its agent session id>` (and `--fork-session` with `fork`), in
+   * the same working directory with the same command, options and agent settings; `parent_id` says
+   * where it comes from.
+   */
+  async continue(id: string, body: ContinueSessionBody, options: StartOptions = {}): Promise<{ session: Session; replayed: boolean; queued: boolean }> {
+    const parent = await this.settled(id);
+    if (!isTerminalStatus(parent.status)) {
+      throw new SessionError('session_running', `session ${id} is ${parent.status}; it can be continued once it has ended`);
+    }
+    const agentSessionId = parent.agent?.session_id ?? null;
+    if (agentSessionId === null) {
+      throw new SessionError(
+        'agent_session_unknown',
+        parent.agent
+          ? `session ${id} has no agent session id: claude wrote no system/init message with one`
+          : `session ${id} was not started with agent.stream_json, so its agent session id is unknown`,
+      );
+    }
+    const start: StartSessionBody = {
+      name: body.name ?? parent.name,
+      working_directory: parent.working_directory,
+      command: parent.command,
+      prompt: body.prompt,
+      executive: parent.executive,
+      ...(parent.mission_id !== null && { mission_id: parent.mission_id }),
+      ...(parent.assignment_id !== null && { assignment_id: parent.assignment_id }),
+      ...(parent.branch !== null && { branch: parent.branch }),
+      ...(parent.permission_mode !== null && { permission_mode: parent.permission_mode }),
+      ...(parent.allowed_tools !== null && { allowed_tools: parent.allowed_tools }),
+      ...(parent.runtime_write_root !== null && { runtime_write_root: parent.runtime_write_root }),
+      repository_write_allowed: parent.repository_write_allowed,
+      expects_report: parent.expects_report,
+      labels: body.labels ?? parent.labels,
+      // Absent: the parent's limits (a parent without a time limit: the default; without idle limit: none).
+      ...((body.max_runtime_ms ?? parent.max_runtime_ms) !== null && { max_runtime_ms: body.max_runtime_ms ?? (parent.max_runtime_ms as number) }),
+      idle_timeout_ms: body.idle_timeout_ms ?? parent.idle_timeout_ms ?? 0,
+      priority: parent.priority,
+      agent: parent.agent_options ?? { kind: 'claude', stream_json: true, input: false },
+    };
+    return this.start(start, { ...options, continuation: { parentId: parent.id, resume: { sessionId: agentSessionId, fork: body.fork ?? false } } });
+  }
+
+  /**
+   * SIGINT to the session's process group: an agent stops its current turn. The session goes on
+   * unless the process exits. session_not_running when there is no process to interrupt.
+   */
+  async interrupt(id: string): Promise<Session> {
+    const record = await this.settled(id);
+    if (record.status !== 'running' || !record.handle) {
+      throw new SessionError('session_not_running', `session ${id} is ${record.status}: there is no process to interrupt`);
+    }
+    const sent = await this.options.processes.signal(record.handle, 'SIGINT');
+    if (!sent) throw new SessionError('session_not_running', `the process of session ${id} has ended`);
+    this.options.log.info({ id }, 'interrupted session (SIGINT to its process group)');
+    return this.get(id);
   }
 
   private async load(id: string): Promise<SessionRecord> {

@@ -4,6 +4,7 @@
 // which sessions are live (an O(1) count), their last activity (from the log watch), and the
 // waiters of /wait, which cost nothing while they wait.
 import { EventEmitter } from 'node:events';
+import type { AgentSummary } from '../../schemas/agent.js';
 import type { EventType, LifecycleEvent } from '../../schemas/events.js';
 import { isTerminalStatus, type Session, type SessionRecord } from '../../schemas/session.js';
 import type { EventJournal } from '../events/journal.js';
@@ -30,6 +31,11 @@ export interface SupervisorOptions {
   clock: () => Date;
   /** The workspace roots: a report counts only if its folder still resolves inside one. */
   workspaceRoots?: readonly string[];
+  /**
+   * Called when an agent session has ended, before its end is recorded: parses the rest of its
+   * stdout and answers the final summary, so `session.ended` carries it (the agent tracker).
+   */
+  agentFinal?: (record: SessionRecord) => Promise<AgentSummary | null>;
 }
 
 type Ended = Extract<ProcessState, { state: 'ended' }>;
@@ -151,6 +157,7 @@ export class Supervisor {
               })) !== null
             : null,
         last_activity: await this.lastActivityOf(current),
+        agent: await this.finalAgent(current),
       }));
     } catch (err) {
       // Deleted meanwhile: nothing to record. Anything else is logged; the next poll tries again.
@@ -179,10 +186,13 @@ export class Supervisor {
       if (isTerminalStatus(change.record.status)) this.ended(change.record);
       else if (change.record.status !== 'queued') this.markLive(change.record);
       if (change.event) {
-        this.options.log.info(
-          { id, status: change.record.status, exit_code: change.record.exit_code, exit_signal: change.record.exit_signal },
-          change.event === 'session.ended' ? 'session ended' : 'session changed',
-        );
+        // A summary update (once a second per agent session) is an event, not news for the log.
+        if (seen.kind !== 'agent') {
+          this.options.log.info(
+            { id, status: change.record.status, exit_code: change.record.exit_code, exit_signal: change.record.exit_signal },
+            change.event === 'session.ended' ? 'session ended' : 'session changed',
+          );
+        }
         await this.record(change.event, change.record);
       }
       return change.record;
@@ -376,6 +386,18 @@ export class Supervisor {
     const times = (stats ?? []).map((s) => s.mtime?.getTime() ?? 0).filter((t) => t > 0);
     // Only if the watch has not seen something newer meanwhile.
     if (times.length > 0 && !this.activity.has(id) && this.live.has(id)) this.activity.set(id, Math.max(...times));
+  }
+
+  /** The final agent summary of an agent session; on a fault, the one recorded (the end is recorded regardless). */
+  private async finalAgent(record: SessionRecord): Promise<AgentSummary | null> {
+    const { agentFinal } = this.options;
+    if (!agentFinal || record.agent === null) return record.agent;
+    try {
+      return (await agentFinal(record)) ?? record.agent;
+    } catch (err) {
+      this.options.log.error({ err, id: record.id }, 'could not parse the rest of an agent session’s output at its end');
+      return record.agent;
+    }
   }
 
   private async lastActivityOf(record: SessionRecord): Promise<string | null> {

@@ -3,7 +3,9 @@
 // changes, `running` only follows `starting`, nothing goes backwards. Starts, stops and ends are all
 // observations; the supervisor applies them under the session's lock.
 import type { EventType } from '../../schemas/events.js';
+import type { AgentSummary } from '../../schemas/agent.js';
 import { isTerminalStatus, type ProcessHandle, type SessionRecord, type SessionStatus } from '../../schemas/session.js';
+import { sameSummary } from '../agent/summary.js';
 
 export type StopReason = NonNullable<SessionRecord['stop_reason']>;
 
@@ -27,7 +29,14 @@ export type Observation =
       ended_at: string | null;
       report: boolean | null;
       last_activity: string | null;
-    };
+      /** The agent summary with every message parsed, for an agent session; absent: unchanged. */
+      agent?: AgentSummary | null;
+    }
+  /**
+   * The agent summary of a live session changed (the agent tracker says so at most once a
+   * second). Not a status change, but recorded with a `session.status` event so followers see it.
+   */
+  | { kind: 'agent'; agent: AgentSummary };
 
 export interface Transition {
   record: SessionRecord;
@@ -111,9 +120,17 @@ export function transition(record: SessionRecord, observation: Observation, now:
           last_activity: observation.last_activity ?? record.last_activity,
           // Only the service's own stop has a reason; an end the process chose has none.
           stop_reason: record.stop_requested_at ? (record.stop_reason ?? 'requested') : null,
+          agent: observation.agent ?? record.agent,
         },
         event: 'session.ended',
       };
+    }
+    case 'agent': {
+      // An ended session's summary is the one its end recorded (with every message parsed); a
+      // late update from before the end must not replace it.
+      if (record.status === 'queued' || isTerminalStatus(record.status) || record.agent === null) return null;
+      if (sameSummary(record.agent, observation.agent)) return null;
+      return { record: { ...record, agent: observation.agent }, event: 'session.status' };
     }
   }
 }

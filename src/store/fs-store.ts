@@ -236,7 +236,7 @@ export class FsStore implements SessionStore {
     return { size: s.size, mtime: s.mtime };
   }
 
-  async readLog(id: string, stream: LogStreamName, start: number, end: number): Promise<Buffer> {
+  async readLog(id: string, stream: LogStreamName, start: number, end: number, into?: Buffer): Promise<Buffer> {
     const from = Math.max(0, start);
     if (!(end > from)) return Buffer.alloc(0);
     const opened = await this.openLog(id, stream);
@@ -245,7 +245,7 @@ export class FsStore implements SessionStore {
     try {
       const to = Math.min(end, size);
       if (from >= to) return Buffer.alloc(0);
-      const buf = Buffer.alloc(to - from);
+      const buf = into && into.length >= to - from ? into.subarray(0, to - from) : Buffer.alloc(to - from);
       let filled = 0;
       while (filled < buf.length) {
         const { bytesRead } = await fh.read(buf, filled, buf.length - filled, from + filled);

@@ -56,8 +56,12 @@ export interface SessionStore {
    * A missing log is empty.
    */
   logStat(id: string, stream: LogStreamName): Promise<LogStat>;
-  /** Bytes [start, end) of a log, clamped to its size. */
-  readLog(id: string, stream: LogStreamName, start: number, end: number): Promise<Buffer>;
+  /**
+   * Bytes [start, end) of a log, clamped to its size. With `into` (at least end - start bytes),
+   * they are read into it and the answer is a view of it: a reader of a long log reuses one
+   * buffer instead of leaving one behind per read.
+   */
+  readLog(id: string, stream: LogStreamName, start: number, end: number, into?: Buffer): Promise<Buffer>;
   /** A byte stream of [start, end) of a log (end exclusive), for large reads; the log is opened and checked before it resolves. */
   openLogStream(id: string, stream: LogStreamName, start: number, end: number): Promise<Readable>;
 

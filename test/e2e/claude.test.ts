@@ -29,7 +29,7 @@ async function argsOf(dir: string): Promise<{ lines: string[]; argv: string[] }>
   return { lines: text.split('\n').slice(0, -1), argv: nul.split('\0').slice(0, -1) };
 }
 
-t.test('claude gets --print --verbose <prompt> --permission-mode <m> --allowedTools <tools>', async (t) => {
+t.test('claude gets --print --verbose --permission-mode <m> --allowedTools <tools> -- <prompt>', async (t) => {
   const s = await withFakeClaude(t);
   const res = await s.request('POST', '/v1/sessions', {
     body: {
@@ -42,7 +42,7 @@ t.test('claude gets --print --verbose <prompt> --permission-mode <m> --allowedTo
     },
   });
   t.equal(res.status, 201);
-  const expected = ['--print', '--verbose', 'Fix the flaky test', '--permission-mode', 'acceptEdits', '--allowedTools', 'Read', 'Bash(git:*)'];
+  const expected = ['--print', '--verbose', '--permission-mode', 'acceptEdits', '--allowedTools', 'Read', 'Bash(git:*)', '--', 'Fix the flaky test'];
   t.same(res.json().args, expected, 'the session shows the arguments');
   t.match(await s.waitEnded(res.json().id), { status: 'exited', exit_code: 0 });
   const { lines, argv } = await argsOf(s.root);
@@ -57,7 +57,7 @@ t.test('claude is the default command, with only a prompt', async (t) => {
   t.equal(res.status, 201);
   t.equal(res.json().command, 'claude');
   await s.waitEnded(res.json().id);
-  t.same((await argsOf(s.root)).argv, ['--print', '--verbose', 'hello']);
+  t.same((await argsOf(s.root)).argv, ['--print', '--verbose', '--', 'hello']);
 });
 
 t.test('a prompt with quotes, $(...), spaces and a newline reaches the process unchanged', async (t) => {
@@ -69,8 +69,8 @@ t.test('a prompt with quotes, $(...), spaces and a newline reaches the process u
   t.equal(res.status, 201);
   await s.waitEnded(res.json().id);
   const { argv, lines } = await argsOf(s.root);
-  t.same(argv, ['--print', '--verbose', prompt], 'one argument, byte for byte');
-  t.same(lines, ['--print', '--verbose', ...prompt.split('\n')], 'args.txt holds it too');
+  t.same(argv, ['--print', '--verbose', '--', prompt], 'one argument, byte for byte');
+  t.same(lines, ['--print', '--verbose', '--', ...prompt.split('\n')], 'args.txt holds it too');
   await t.rejects(fs.stat(path.join(s.root, 'pwned')), { code: 'ENOENT' }, 'no shell ran $(...)');
   await t.rejects(fs.stat(path.join(s.root, 'pwned2')), { code: 'ENOENT' }, 'no shell ran backticks');
   await t.rejects(fs.stat(path.join(s.root, 'x')), { code: 'ENOENT' }, 'no shell ran the redirection');

@@ -18,7 +18,7 @@ export interface FakeProcessAdapterOptions {
 export interface FakeProcessAdapter extends ProcessAdapter {
   /** Every spec passed to launch, in order, failed launches included. */
   readonly launched: LaunchSpec[];
-  /** Every signal terminate "sent", in order. */
+  /** Every signal terminate or signal "sent", in order. */
   readonly signals: Array<{ sessionId: string; signal: string }>;
   /** How many times inspect was called (reads must not call it). */
   inspections: number;
@@ -177,6 +177,13 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
       timers.clear();
       // A wait cut short by shutdown reports what is true now.
       for (const settle of [...waits]) settle();
+    },
+
+    async signal(handle: ProcessHandle, signal: 'SIGINT' | 'SIGTERM'): Promise<boolean> {
+      const proc = find(handle);
+      if (!proc || proc.state.state === 'ended') return false;
+      adapter.signals.push({ sessionId: (handle as FakeHandle).fake_id, signal });
+      return true;
     },
 
     async write(sessionId: string, stream: FakeStream, data: string): Promise<void> {

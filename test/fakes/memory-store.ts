@@ -94,8 +94,11 @@ export class MemoryStore implements SessionStore {
     return log === undefined ? { size: 0, mtime: null } : { size: log.data.length, mtime: new Date(log.mtime) };
   }
 
-  async readLog(id: string, stream: LogStreamName, start: number, end: number): Promise<Buffer> {
-    return this.slice(id, stream, start, end);
+  async readLog(id: string, stream: LogStreamName, start: number, end: number, into?: Buffer): Promise<Buffer> {
+    const bytes = this.slice(id, stream, start, end);
+    if (!into || into.length < bytes.length) return bytes;
+    bytes.copy(into);
+    return into.subarray(0, bytes.length);
   }
 
   async openLogStream(id: string, stream: LogStreamName, start: number, end: number): Promise<Readable> {

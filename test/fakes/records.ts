@@ -40,6 +40,8 @@ export function makeRecord(overrides: Partial<SessionRecord> = {}): SessionRecor
     idle_timeout_ms: null,
     priority: 0,
     queued_at: null,
+    parent_id: null,
+    agent: null,
     ...overrides,
   };
 }

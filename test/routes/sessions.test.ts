@@ -50,10 +50,10 @@ t.test('the claude arguments are built from prompt, permission mode and tools', 
     allowed_tools: ['Read', 'Bash(git:*)'],
   });
   t.equal(res.statusCode, 201);
-  t.same(res.json().args, ['--print', '--verbose', 'Fix the flaky test', '--permission-mode', 'acceptEdits', '--allowedTools', 'Read', 'Bash(git:*)']);
+  t.same(res.json().args, ['--print', '--verbose', '--permission-mode', 'acceptEdits', '--allowedTools', 'Read', 'Bash(git:*)', '--', 'Fix the flaky test']);
   const defaulted = await start(ctx, { command: undefined, args: undefined, prompt: 'hello' });
   t.equal(defaulted.json().command, 'claude', 'the default command');
-  t.same(defaulted.json().args, ['--print', '--verbose', 'hello']);
+  t.same(defaulted.json().args, ['--print', '--verbose', '--', 'hello']);
   const meta = await ctx.app.inject({ url: `/v1/sessions/${defaulted.json().id}/metadata` });
   t.equal(meta.statusCode, 200);
   t.match(meta.json(), { prompt: 'hello', created_by: 'HQ01 operator', command: 'claude', executive: 'Unassigned' });
