@@ -3,6 +3,10 @@
 import path from 'node:path';
 
 export type TokenScope = 'read' | 'write';
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export const TLS_MODES = ['off', 'behind-proxy'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
 
 export interface Config {
   host: string;
@@ -22,6 +26,13 @@ export interface Config {
   childEnv: Record<string, string>;
   corsOrigins: string[];
   logLevel: string;
+  /** `json`: one JSON object a line (for collectors); `pretty`: coloured lines for people (pino-pretty). */
+  logFormat: LogFormat;
+  /**
+   * `off`: served over plain HTTP, so no HSTS and no `upgrade-insecure-requests` (they would make
+   * /docs blank over http from a LAN address). `behind-proxy`: a TLS proxy in front; both are sent.
+   */
+  tls: TlsMode;
   /** Longest quiet time on an SSE stream before a `: keep-alive` comment. */
   sseKeepAliveMs: number;
   /** The shared safety poll of followed logs (inotify does the fast path). */
@@ -72,6 +83,13 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   const value = Number(raw.trim());
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = (env[name] ?? '').trim();
+  if (raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
 }
 
 function parseTokens(raw: string | undefined): Config['tokens'] {
@@ -149,6 +167,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     childEnv: filterChildEnv(childEnvNames, env),
     corsOrigins: list(env.SESSIOND_CORS_ORIGINS),
     logLevel,
+    logFormat: oneOf(env, 'SESSIOND_LOG_FORMAT', LOG_FORMATS, 'json'),
+    tls: oneOf(env, 'SESSIOND_TLS', TLS_MODES, 'off'),
     sseKeepAliveMs: integer(env, 'SESSIOND_SSE_KEEPALIVE_MS', 15000, 10, 15000),
     logPollMs: integer(env, 'SESSIOND_LOG_POLL_MS', 500, 10, 60000),
     rateLimitPerMinute: integer(env, 'SESSIOND_RATE_LIMIT', 300, 1, 1000000),
