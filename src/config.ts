@@ -182,3 +182,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     requestTimeoutMs: integer(env, 'SESSIOND_REQUEST_TIMEOUT_MS', 20000, 1000, 30000),
   };
 }
+
+// --- The `sessiond` command's settings ---------------------------------------------------------
+
+export type ColorMode = 'auto' | 'always' | 'never';
+
+export interface CliConfig {
+  /** The service's base URL: SESSIOND_URL, or the address SESSIOND_HOST/SESSIOND_PORT name. */
+  url: string;
+  /** SESSIOND_TOKEN; when absent and the service is local, the data directory's token file is read. */
+  token: string | null;
+  /** Where a local service keeps its generated token (`<data dir>/token`). */
+  dataDir: string;
+  /** NO_COLOR (https://no-color.org) turns colours off; FORCE_COLOR=1 turns them on off a terminal. */
+  color: ColorMode;
+}
+
+export function loadCliConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): CliConfig {
+  const host = (env.SESSIOND_HOST ?? '').trim();
+  // A service listening on every address is reached on loopback from its own machine.
+  const reachable = host === '' || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const fallback = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${integer(env, 'SESSIOND_PORT', 7070, 0, 65535)}`;
+  const url = (env.SESSIOND_URL ?? '').trim() || fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`SESSIOND_URL must be an http(s) URL such as http://127.0.0.1:7070, got "${url}"`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(`SESSIOND_URL must be http or https, got "${parsed.protocol}"`);
+  if (parsed.username || parsed.password) throw new ConfigError('SESSIOND_URL must not carry credentials: set SESSIOND_TOKEN');
+  const noColor = (env.NO_COLOR ?? '') !== '';
+  const force = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0';
+  return {
+    url: parsed.href.replace(/\/+$/, ''),
+    token: env.SESSIOND_TOKEN?.trim() || null,
+    dataDir: path.resolve(cwd, env.SESSIOND_DATA_DIR?.trim() || './data'),
+    color: noColor ? 'never' : force ? 'always' : 'auto',
+  };
+}
