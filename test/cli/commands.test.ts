@@ -47,6 +47,9 @@ t.test('start, ls, get, logs, stop, rm', async (t) => {
   t.equal(both.code, 0, 'logs --both of a live session ends once what is there was printed');
   t.equal(both.stdout, 'out\n');
   t.equal(both.stderr, 'err\n');
+  const coloured = await runCli(t, ['logs', id, '--both'], { ...env, NO_COLOR: '', FORCE_COLOR: '1' });
+  t.equal(coloured.stderr, '\u001b[31merr\u001b[39m\n', 'stderr lines are red on a terminal (FORCE_COLOR stands in for one)');
+  t.equal(coloured.stdout, 'out\n', 'stdout is not coloured');
 
   const busy = await cli('rm', id);
   t.equal(busy.code, 1, 'rm of a live session is refused');
