@@ -1,6 +1,7 @@
 # sessiond: build with dev dependencies, run with production dependencies only, as a non-root user.
 # The build is CI's: `npm ci`, whose prepare step runs `npm run build` (tsc).
-FROM node:20-bookworm-slim AS build
+# Node 24: the active LTS line (maintained until April 2028); Node 20 reached end of life in April 2026.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY schemas ./schemas
@@ -9,7 +10,7 @@ COPY test ./test
 COPY bench ./bench
 RUN npm ci
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     SESSIOND_HOST=0.0.0.0 \
     SESSIOND_PORT=7070 \
@@ -21,6 +22,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY examples ./examples
+# `docker exec <container> sessiond ls`: the command finds the service and its token file by the same settings.
+RUN ln -s /app/dist/src/cli/main.js /usr/local/bin/sessiond
 RUN groupadd --system sessiond \
  && useradd --system --gid sessiond --home-dir /home/sessiond --create-home sessiond \
  && mkdir -p /data /workspace \

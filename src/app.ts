@@ -2,11 +2,13 @@
 // Options may carry a store, a process adapter and a config; what is absent is built from config.
 import path from 'node:path';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
 import querystring from 'fast-querystring';
 import type { DestinationStream } from 'pino';
 import securityHeaders from './plugins/security-headers.js';
+import requestLog from './plugins/request-log.js';
+import { logDestination } from './log-destination.js';
 import rateLimit from '@fastify/rate-limit';
 import { loadConfig, type Config } from './config.js';
 import { LogStreams } from './logs/streams.js';
@@ -134,11 +136,11 @@ export function loggerOptions(level: string) {
 
 export async function buildApp(options: BuildAppOptions = {}) {
   const config = options.config ?? loadConfig();
+  const stream = options.logger === false ? undefined : (options.logger?.stream ?? logDestination(config.logFormat));
   const app = Fastify({
-    logger:
-      options.logger === false
-        ? false
-        : { ...loggerOptions(options.logger?.level ?? config.logLevel), ...(options.logger?.stream ? { stream: options.logger.stream } : {}) },
+    logger: options.logger === false ? false : { ...loggerOptions(options.logger?.level ?? config.logLevel), ...(stream ? { stream } : {}) },
+    // One line per request, written by plugins/request-log.ts, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: options.forceCloseConnections ?? 'idle',
     // Unknown body fields are an error (400), not silently dropped.
@@ -275,10 +277,15 @@ export async function buildApp(options: BuildAppOptions = {}) {
     await store.close();
   });
 
+  // First of the request hooks: a request refused by auth or the rate limit is logged too.
+  await app.register(requestLog, { redactUrl });
   await app.register(securityHeaders, {
-    // A JSON API: nothing may be framed, sniffed or loaded from it; /docs brings its own CSP.
-    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-    crossOriginResourcePolicy: { policy: config.corsOrigins.length > 0 ? 'cross-origin' : 'same-origin' },
+    helmet: {
+      // A JSON API: nothing may be framed, sniffed or loaded from it; /docs brings its own CSP.
+      contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      crossOriginResourcePolicy: { policy: config.corsOrigins.length > 0 ? 'cross-origin' : 'same-origin' },
+    },
+    behindTls: config.tls === 'behind-proxy',
   });
 
   if (config.corsOrigins.length > 0) {
@@ -303,7 +310,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
     allowList: (request) => request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS',
     keyGenerator: (request) => request.auth?.key ?? request.ip,
   });
-  await app.register(openapi);
+  await app.register(openapi, { behindTls: config.tls === 'behind-proxy' });
   await app.register(healthRoutes, {
     store,
     containment: () => processes.containment(),

@@ -6,6 +6,10 @@ import type { Containment } from './process/cgroup.js';
 import { parseRunAs, type RunAs } from './process/run-as.js';
 
 export type TokenScope = 'read' | 'write';
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export const TLS_MODES = ['off', 'behind-proxy'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
 
 export interface Config {
   host: string;
@@ -25,6 +29,13 @@ export interface Config {
   childEnv: Record<string, string>;
   corsOrigins: string[];
   logLevel: string;
+  /** `json`: one JSON object a line (for collectors); `pretty`: coloured lines for people (pino-pretty). */
+  logFormat: LogFormat;
+  /**
+   * `off`: served over plain HTTP, so no HSTS and no `upgrade-insecure-requests` (they would make
+   * /docs blank over http from a LAN address). `behind-proxy`: a TLS proxy in front; both are sent.
+   */
+  tls: TlsMode;
   /** Longest quiet time on an SSE stream before a `: keep-alive` comment. */
   sseKeepAliveMs: number;
   /** The shared safety poll of followed logs (inotify does the fast path). */
@@ -81,6 +92,13 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   const value = Number(raw.trim());
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = (env[name] ?? '').trim();
+  if (raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
 }
 
 function parseTokens(raw: string | undefined, source = 'SESSIOND_TOKENS'): Config['tokens'] {
@@ -232,6 +250,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     childEnv: filterChildEnv(childEnvNames, env),
     corsOrigins: list(env.SESSIOND_CORS_ORIGINS),
     logLevel,
+    logFormat: oneOf(env, 'SESSIOND_LOG_FORMAT', LOG_FORMATS, 'json'),
+    tls: oneOf(env, 'SESSIOND_TLS', TLS_MODES, 'off'),
     sseKeepAliveMs: integer(env, 'SESSIOND_SSE_KEEPALIVE_MS', 15000, 10, 15000),
     logPollMs: integer(env, 'SESSIOND_LOG_POLL_MS', 500, 10, 60000),
     rateLimitPerMinute: integer(env, 'SESSIOND_RATE_LIMIT', 300, 1, 1000000),
@@ -245,5 +265,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     requestTimeoutMs: integer(env, 'SESSIOND_REQUEST_TIMEOUT_MS', 20000, 1000, 30000),
     runAs: loadRunAs(env),
     containment: containment as Config['containment'],
+  };
+}
+
+// --- The `sessiond` command's settings ---------------------------------------------------------
+
+export type ColorMode = 'auto' | 'always' | 'never';
+
+export interface CliConfig {
+  /** The service's base URL: SESSIOND_URL, or the address SESSIOND_HOST/SESSIOND_PORT name. */
+  url: string;
+  /** SESSIOND_TOKEN; when absent and the service is local, the data directory's token file is read. */
+  token: string | null;
+  /** Where a local service keeps its generated token (`<data dir>/token`). */
+  dataDir: string;
+  /** NO_COLOR (https://no-color.org) turns colours off; FORCE_COLOR=1 turns them on off a terminal. */
+  color: ColorMode;
+}
+
+export function loadCliConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): CliConfig {
+  const host = (env.SESSIOND_HOST ?? '').trim();
+  // A service listening on every address is reached on loopback from its own machine.
+  const reachable = host === '' || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const fallback = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${integer(env, 'SESSIOND_PORT', 7070, 0, 65535)}`;
+  const url = (env.SESSIOND_URL ?? '').trim() || fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`SESSIOND_URL must be an http(s) URL such as http://127.0.0.1:7070, got "${url}"`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(`SESSIOND_URL must be http or https, got "${parsed.protocol}"`);
+  if (parsed.username || parsed.password) throw new ConfigError('SESSIOND_URL must not carry credentials: set SESSIOND_TOKEN');
+  const noColor = (env.NO_COLOR ?? '') !== '';
+  const force = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0';
+  return {
+    url: parsed.href.replace(/\/+$/, ''),
+    token: env.SESSIOND_TOKEN?.trim() || null,
+    dataDir: path.resolve(cwd, env.SESSIOND_DATA_DIR?.trim() || './data'),
+    color: noColor ? 'never' : force ? 'always' : 'auto',
   };
 }

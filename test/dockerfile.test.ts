@@ -28,6 +28,17 @@ t.test('multi-stage, CI’s build, production dependencies, non-root, volume, he
   t.match(runtime, /^CMD \["npm", "start"\]/m);
 });
 
+t.test('a maintained Node LTS base image in both stages, and the sessiond command on the PATH', async (t) => {
+  const text = await fs.readFile(path.join(process.cwd(), 'Dockerfile'), 'utf8');
+  const bases = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+  t.equal(bases.length, 2);
+  // Node 20 reached end of life on 2026-04-30; 22 is maintained until 2027-04, 24 until 2028-04.
+  for (const base of bases) t.match(base, /^node:(22|24)-bookworm-slim\b/, `${base} is a maintained LTS line`);
+  t.equal(bases[0], bases[1]?.replace(/ AS .*/, ''), 'built and run on the same Node');
+  const pkg = JSON.parse(await fs.readFile(path.join(process.cwd(), 'package.json'), 'utf8'));
+  t.match(text, new RegExp(`ln -s /app/${pkg.bin.sessiond.replace(/\./g, '\\.')} /usr/local/bin/sessiond`), 'the bin of package.json, linked onto the PATH');
+});
+
 t.test('the HEALTHCHECK command passes against a running server and fails without one', async (t) => {
   const text = await fs.readFile(path.join(process.cwd(), 'Dockerfile'), 'utf8');
   const match = /CMD \["node", "-e", "(.+)"\]\s*$/m.exec(text.split('HEALTHCHECK')[1] ?? '');

@@ -8,8 +8,9 @@ import { MetadataSchema, SessionSchema } from '../../schemas/session.js';
 import { ProblemSchema } from '../../schemas/problem.js';
 import { ContinueSessionBodySchema, StartSessionBodySchema } from '../../schemas/requests.js';
 import { AgentMessagePageSchema, AgentMessageSchema } from '../../schemas/agent.js';
-import { scopeFor } from '../auth/tokens.js';
-import type { AuthRouteConfig } from './auth.js';
+import { PACKAGE } from '../package-info.js';
+import { finishDocument } from './openapi-finish.js';
+import { describeOperation } from './openapi-operations.js';
 import { HealthSchema, LogsTailSchema, ReadySchema, SessionListSchema } from '../../schemas/responses.js';
 import {
   CreateWebhookBodySchema,
@@ -43,22 +44,27 @@ export const SHARED_SCHEMAS = [
   AgentMessagePageSchema,
 ];
 
-export const API_VERSION = '1.0.0';
+/** One version: the package's. */
+export const API_VERSION = PACKAGE.version;
 
-async function openapiPlugin(app: FastifyInstance) {
+export interface OpenApiPluginOptions {
+  /**
+   * The service is reached over TLS (SESSIOND_TLS=behind-proxy): /docs may tell browsers to
+   * upgrade its requests to https. Over plain HTTP that would make the page blank.
+   */
+  behindTls?: boolean;
+}
+
+/** Swagger UI's own CSP, without `upgrade-insecure-requests` unless the service is behind TLS. */
+export function docsCsp(header: string, behindTls: boolean): string {
+  return behindTls ? header : header.replace(/\s*upgrade-insecure-requests;?/g, '').trim();
+}
+
+async function openapiPlugin(app: FastifyInstance, options: OpenApiPluginOptions) {
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
-  // Each operation says what it needs: `security` with the scope (OpenAPI 3.1 lets a bearer
-  // requirement name roles), and the open routes say `security: []`.
-  app.addHook('onRoute', (route) => {
-    const config = (route.config ?? {}) as AuthRouteConfig;
-    if (!route.schema || route.schema.hide) return;
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const scope = scopeFor(methods[0] ?? 'GET');
-    const schema = route.schema as Record<string, unknown>;
-    if (config.public) schema.security = [];
-    else schema.security = config.queryTokenAllowed ? [{ bearer: [scope] }, { access_token: [scope] }] : [{ bearer: [scope] }];
-  });
+  // Security, and the errors auth, rate limiting and validation answer, on every operation.
+  app.addHook('onRoute', describeOperation);
 
   await app.register(swagger, {
     openapi: {
@@ -66,10 +72,16 @@ async function openapiPlugin(app: FastifyInstance) {
       info: {
         title: 'sessiond',
         version: API_VERSION,
+        license: { name: PACKAGE.license, identifier: PACKAGE.license },
         description:
           'Starts, observes and stops long-running command-line sessions (agent CLIs such as claude) on a host. ' +
           'Errors are application/problem+json (RFC 9457) with a stable `code`.',
       },
+      // Relative first: /docs and a client given the document's own URL call the service they read it from.
+      servers: [
+        { url: '/', description: 'the service this document was read from' },
+        { url: 'http://127.0.0.1:7070', description: 'a local service with the default SESSIOND_HOST and SESSIOND_PORT' },
+      ],
       components: {
         securitySchemes: {
           bearer: {
@@ -100,9 +112,11 @@ async function openapiPlugin(app: FastifyInstance) {
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
     },
+    transformObject: (document) => finishDocument('openapiObject' in document ? document.openapiObject : document.swaggerObject),
   });
 
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  const behindTls = options.behindTls ?? false;
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: (header) => docsCsp(header, behindTls) });
 
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
 }

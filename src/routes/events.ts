@@ -34,6 +34,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       config: { queryTokenAllowed: true },
       schema: {
         tags: ['events'],
+        operationId: 'streamEvents',
         summary: 'Follow every session’s lifecycle events as Server-Sent Events',
         description:
           'Starts with `retry: 2000`. Each event has `id: <seq>` (strictly increasing across restarts), ' +

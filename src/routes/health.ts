@@ -45,7 +45,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
 
   app.get(
     '/healthz',
-    { config: { public: true }, schema: { tags, summary: 'Liveness', response: { 200: ref(HealthSchema), ...problems() } } },
+    { config: { public: true }, schema: { tags, operationId: 'getHealth', summary: 'Liveness', response: { 200: { ...ref(HealthSchema), description: 'the process answers' }, ...problems() } } },
     async () => ({ status: 'ok' as const }),
   );
 
@@ -55,9 +55,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
       config: { public: true },
       schema: {
         tags,
+        operationId: 'getReadiness',
         summary: 'Readiness: the store is readable and writable',
         description: `The store is probed (a write and a read back) at most once every ${READY_PROBE_TTL_MS / 1000} s; calls in between answer its outcome.`,
-        response: { 200: ref(ReadySchema), ...problems('unavailable') },
+        response: { 200: { ...ref(ReadySchema), description: 'ready: the store was read and written; warnings say what an operator should know' }, ...problems('unavailable') },
       },
     },
     async (request) => {

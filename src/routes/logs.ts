@@ -57,6 +57,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
       config: { queryTokenAllowed: true },
       schema: {
         tags,
+        operationId: 'streamSessionLogs',
         summary: 'Follow stdout and stderr live as Server-Sent Events',
         description:
           'Starts with `retry: 2000`. Events: `stdout` / `stderr` (one `data:` line per log line; `\\r\\n` and a lone `\\r` end a line; ' +
@@ -119,10 +120,11 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
     {
       schema: {
         tags,
+        operationId: 'getSessionLogs',
         summary: 'The last bytes of stdout and stderr',
         params: SessionIdParamsSchema,
         querystring: LogsTailQuerySchema,
-        response: { 200: ref(LogsTailSchema), ...problems('session_not_found', 'validation_failed', 'log_unavailable') },
+        response: { 200: { ...ref(LogsTailSchema), description: 'the last tail_bytes of each stream, and their sizes' }, ...problems('session_not_found', 'validation_failed', 'log_unavailable') },
       },
     },
     async (request) => sessions.tail(request.params.id, request.query.tail_bytes),
@@ -135,6 +137,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
       config: { queryTokenAllowed: (query: Record<string, unknown>) => query.follow === 'true' },
       schema: {
         tags,
+        operationId: 'getSessionLogStream',
         summary: 'One stream’s raw bytes, whole, a range, or followed live',
         description:
           'Byte-exact. `Range: bytes=a-b` (or `a-`, or `-n`) answers 206 with that part. ' +

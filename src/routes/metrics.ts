@@ -14,6 +14,7 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<MetricsRoutesOptions> = as
     {
       schema: {
         tags: ['metrics'],
+        operationId: 'getMetrics',
         summary: 'Prometheus metrics',
         description:
           'Prometheus text format 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`). The service’s own metrics are named `sessiond_*`: ' +

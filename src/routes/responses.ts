@@ -8,21 +8,46 @@ import { PROBLEM_CONTENT_TYPE } from '../plugins/errors.js';
 
 const problem = ref(ProblemSchema);
 
+export interface ProblemResponse {
+  description: string;
+  content: Record<string, { schema: TSchema }>;
+}
+
+/** The codes each problem response was made for, so more can be added to it later (see addProblems). */
+const codesOf = new WeakMap<object, ErrorCode[]>();
+
+export function problemResponse(codes: ErrorCode[]): ProblemResponse {
+  const response = {
+    description: `problem+json with code ${codes.map((c) => `\`${c}\``).join(' or ')}`,
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: problem } },
+  };
+  codesOf.set(response, codes);
+  return response;
+}
+
 /** Error responses by status, each listing the codes it may carry. */
 export function problems(...codes: ErrorCode[]) {
-  const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of [...codes, 'internal' as const]) {
-    const status = ERRORS[code].status;
-    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
-  }
-  const out: Record<number, { description: string; content: Record<string, { schema: TSchema }> }> = {};
-  for (const [status, list] of byStatus) {
-    out[status] = {
-      description: `problem+json with code ${list.map((c) => `\`${c}\``).join(' or ')}`,
-      content: { [PROBLEM_CONTENT_TYPE]: { schema: problem } },
-    };
-  }
+  const out: Record<number, ProblemResponse> = {};
+  addProblems(out, [...codes, 'internal']);
   return out;
+}
+
+/**
+ * Adds codes to a route's responses: to the problem response of their status when there is one
+ * (made by problems()), as a new one when there is none. A status the route answers with a
+ * response of its own (not a problem) is left as it is.
+ */
+export function addProblems(responses: Record<number | string, unknown>, codes: ErrorCode[]): void {
+  for (const code of codes) {
+    const status = ERRORS[code].status;
+    const existing = responses[status];
+    if (existing === undefined) {
+      responses[status] = problemResponse([code]);
+      continue;
+    }
+    const known = typeof existing === 'object' && existing !== null ? codesOf.get(existing) : undefined;
+    if (known && !known.includes(code)) responses[status] = problemResponse([...known, code]);
+  }
 }
 
 /**

@@ -34,6 +34,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     {
       schema: {
         tags,
+        operationId: 'startSession',
         summary: 'Start a session',
         description:
           'Validates the request, writes the record and starts the process detached in its working directory. ' +
@@ -72,9 +73,10 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     {
       schema: {
         tags,
+        operationId: 'listSessions',
         summary: 'List sessions, newest first',
         querystring: ListSessionsQuerySchema,
-        response: { 200: ref(SessionListSchema), ...problems('validation_failed') },
+        response: { 200: { ...ref(SessionListSchema), description: 'a page of sessions; next_cursor fetches the next one' }, ...problems('validation_failed') },
       },
     },
     async (request) => sessions.list(request.query),
@@ -85,9 +87,10 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     {
       schema: {
         tags,
+        operationId: 'getSession',
         summary: 'Read a session, as the service knows it (no process check)',
         params: SessionIdParamsSchema,
-        response: { 200: session, ...problems('session_not_found', 'session_damaged') },
+        response: { 200: { ...session, description: 'the session' }, ...problems('session_not_found', 'session_damaged') },
       },
     },
     // Already JSON (cached per record version, see view-cache.ts): sent as it is.
@@ -99,9 +102,10 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     {
       schema: {
         tags,
+        operationId: 'getSessionMetadata',
         summary: 'Read what a session was started with (immutable)',
         params: SessionIdParamsSchema,
-        response: { 200: ref(MetadataSchema), ...problems('session_not_found') },
+        response: { 200: { ...ref(MetadataSchema), description: 'what the session was started with' }, ...problems('session_not_found') },
       },
     },
     async (request) => sessions.metadata(request.params.id),
@@ -111,13 +115,15 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     '/v1/sessions/:id/stop',
     {
       preValidation: emptyBodyIsEmptyObject,
+      config: { optionalBody: true },
       schema: {
         tags,
+        operationId: 'stopSession',
         summary: 'Stop a session: SIGTERM to its process group, SIGKILL after the grace period',
         description: 'Idempotent: a session that already ended answers 200 unchanged. The body may be omitted.',
         params: SessionIdParamsSchema,
         body: StopBodySchema,
-        response: { 200: session, ...problems('session_not_found', 'validation_failed') },
+        response: { 200: { ...session, description: 'the session: stopped, or as it was if it had already ended' }, ...problems('session_not_found', 'validation_failed') },
       },
     },
     async (request) => sessions.stop(request.params.id, request.body.grace_ms),
@@ -127,13 +133,15 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     '/v1/sessions/:id/wait',
     {
       preValidation: emptyBodyIsEmptyObject,
+      config: { optionalBody: true },
       schema: {
         tags,
+        operationId: 'waitForSession',
         summary: 'Wait until a session has ended or the timeout passed',
         description: 'Answers the session either way; its status says which. The body may be omitted.',
         params: SessionIdParamsSchema,
         body: WaitBodySchema,
-        response: { 200: session, ...problems('session_not_found', 'validation_failed') },
+        response: { 200: { ...session, description: 'the session: ended, or still live when the timeout passed' }, ...problems('session_not_found', 'validation_failed') },
       },
     },
     async (request, reply) => {
@@ -155,6 +163,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     {
       schema: {
         tags,
+        operationId: 'deleteSession',
         summary: 'Delete a session’s record and logs',
         description: 'A live session is 409 `session_running` unless `?force=true`, which stops it first.',
         params: SessionIdParamsSchema,
@@ -176,6 +185,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     {
       schema: {
         tags,
+        operationId: 'getSessionReport',
         summary: 'Read the session’s report.md',
         description: 'Streamed as the session wrote it; a report larger than `SESSIOND_MAX_REPORT_BYTES` (default 10 MiB) is 413 `report_too_large`.',
         params: SessionIdParamsSchema,

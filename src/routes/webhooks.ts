@@ -27,6 +27,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
     {
       schema: {
         tags,
+        operationId: 'createWebhook',
         summary: 'Register a webhook endpoint',
         description:
           'Lifecycle events (optionally only some `types`, only of sessions carrying every one of `labels`) are POSTed to `url` ' +
@@ -54,8 +55,9 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
     {
       schema: {
         tags,
+        operationId: 'listWebhooks',
         summary: 'List webhook endpoints, oldest first',
-        response: { 200: ref(WebhookListSchema), ...problems('unavailable') },
+        response: { 200: { ...ref(WebhookListSchema), description: 'every registered endpoint (never a secret)' }, ...problems('unavailable') },
       },
     },
     async () => ({ items: webhooks.list() }),
@@ -66,9 +68,10 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
     {
       schema: {
         tags,
+        operationId: 'getWebhook',
         summary: 'Read a webhook endpoint (never its secret)',
         params: WebhookIdParamsSchema,
-        response: { 200: ref(WebhookSchema), ...problems('webhook_not_found', 'validation_failed') },
+        response: { 200: { ...ref(WebhookSchema), description: 'the endpoint' }, ...problems('webhook_not_found', 'validation_failed') },
       },
     },
     async (request) => webhooks.get(request.params.id),
@@ -79,6 +82,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
     {
       schema: {
         tags,
+        operationId: 'deleteWebhook',
         summary: 'Delete a webhook endpoint',
         description: 'Its pending deliveries are dropped and nothing more is sent to it.',
         params: WebhookIdParamsSchema,
@@ -96,10 +100,11 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
     {
       schema: {
         tags,
+        operationId: 'listWebhookDeliveries',
         summary: 'Read the latest delivery attempts of a webhook endpoint',
         description: 'At most the last 100 attempts, newest first: event seq, time, status code or error, outcome, next retry.',
         params: WebhookIdParamsSchema,
-        response: { 200: ref(WebhookDeliveryListSchema), ...problems('webhook_not_found', 'validation_failed') },
+        response: { 200: { ...ref(WebhookDeliveryListSchema), description: 'the latest attempts, newest first' }, ...problems('webhook_not_found', 'validation_failed') },
       },
     },
     async (request) => webhooks.deliveries(request.params.id),
@@ -110,6 +115,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
     {
       schema: {
         tags,
+        operationId: 'testWebhook',
         summary: 'Send a webhook.test event to an endpoint now',
         description:
           'Sends `{ "seq": 0, "type": "webhook.test", "time": "...", "session": null }` (WebhookTestEvent), signed like every ' +
@@ -117,7 +123,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
           'pending events). Answers the attempt: `succeeded` on a 2xx, otherwise `gave_up` with the status code or error ' +
           '(a test is not retried). The attempt also appears in the deliveries. No body.',
         params: WebhookIdParamsSchema,
-        response: { 200: ref(WebhookDeliverySchema), ...problems('webhook_not_found', 'validation_failed', 'unavailable') },
+        response: { 200: { ...ref(WebhookDeliverySchema), description: 'the attempt: succeeded or gave_up' }, ...problems('webhook_not_found', 'validation_failed', 'unavailable') },
       },
     },
     async (request) => webhooks.test(request.params.id),

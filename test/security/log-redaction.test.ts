@@ -84,7 +84,7 @@ t.test('no spelling of ?access_token= reaches the log; auth takes exactly the sp
   await app.close();
 
   const log = lines.join('');
-  const incoming = lines.filter((line) => line.includes('incoming request'));
+  const incoming = lines.filter((line) => line.includes('"request":{'));
   t.ok(incoming.length >= cases.length, `every request was logged (${incoming.length} lines)`);
   t.notOk(log.includes(TOKEN), 'the token is not in the log');
   t.notOk(log.includes('test-read-token'), 'nor any part of it');
