@@ -23,6 +23,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
     {
       schema: {
         tags,
+        operationId: 'listAgentMessages',
         summary: 'Read an agent session’s parsed messages, a page at a time',
         description:
           'For a session started with agent.stream_json: the messages of its stdout in order, each `{n, offset, length, type, subtype, message}`, ' +
@@ -32,7 +33,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
         params: SessionIdParamsSchema,
         querystring: AgentMessagesQuerySchema,
         response: {
-          200: ref(AgentMessagePageSchema),
+          200: { ...ref(AgentMessagePageSchema), description: 'a page of messages in order, each with its byte offset in stdout' },
           ...problems('session_not_found', 'validation_failed', 'session_not_agent', 'log_unavailable', 'unavailable'),
         },
       },
@@ -49,6 +50,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
     {
       schema: {
         tags,
+        operationId: 'continueSession',
         summary: 'Continue an ended agent session with a new prompt, or fork it',
         description:
           'Starts a new session in the same working directory with the same command and options: `claude --resume <agent session_id>` ' +
@@ -94,6 +96,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
     {
       schema: {
         tags,
+        operationId: 'interruptSession',
         summary: 'Interrupt a running session: SIGINT to its process group',
         description:
           'An agent stops its current turn; the session goes on unless its process exits. Nothing else is sent (no grace, no SIGKILL): ' +
