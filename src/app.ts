@@ -9,6 +9,8 @@ import securityHeaders from './plugins/security-headers.js';
 import rateLimit from '@fastify/rate-limit';
 import { loadConfig, type Config } from './config.js';
 import { LogStreams } from './logs/streams.js';
+import { LogIndexer } from './logs/indexer.js';
+import { isTerminalStatus } from '../schemas/session.js';
 import { loadOrCreateToken } from './auth/generated-token.js';
 import { TokenTable, type ConfiguredToken } from './auth/tokens.js';
 import auth from './plugins/auth.js';
@@ -161,6 +163,12 @@ export async function buildApp(options: BuildAppOptions = {}) {
   await store.init();
   await journal.init();
   const supervisor = new Supervisor({ store, processes, journal, log: app.log, clock, workspaceRoots: config.workspaceRoots });
+  // One watcher notes when and in which order every live session's logs grow (the log index).
+  const indexer = new LogIndexer({ store, log: app.log });
+  supervisor.changes.on('change', ({ type, session }) => {
+    if (type === 'session.deleted' || isTerminalStatus(session.status)) void indexer.untrack(session.id);
+    else indexer.track(session.id);
+  });
   const logUsage = createLogUsage(store);
   // Assigned below, once the log streams exist; read only at scrape time.
   let streamClients = (): Record<string, number> => ({});
@@ -195,6 +203,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   });
   await sessions.init();
   await supervisor.start();
+  for (const record of await supervisor.liveRecords()) indexer.track(record.id);
   const scheduler = createScheduler({
     clock,
     retentionMs: config.retentionMs,
@@ -226,6 +235,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   streamClients = () => ({ logs: streams.openStreams, events: eventStreams.count });
   app.decorate('sessions', sessions);
   app.decorate('logStreams', streams);
+  app.decorate('logIndexer', indexer);
   // Open streams would hold close() forever: end them first; their sessions keep running.
   app.addHook('preClose', async () => {
     streams.closeAll();
@@ -233,6 +243,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   });
   app.addHook('onClose', async () => {
     streams.close();
+    indexer.close();
     stopCounting();
     scheduler.close();
     supervisor.close();
@@ -311,5 +322,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     sessions: SessionService;
     logStreams: LogStreams;
+    logIndexer: LogIndexer;
   }
 }
