@@ -17,6 +17,7 @@ import { LogsTailSchema } from '../../schemas/responses.js';
 import type { SessionService } from '../sessions/service.js';
 import { openLiveResponse } from './live.js';
 import { parseRange } from './range.js';
+import { parseSince } from '../logs/timestamps.js';
 import { problems } from './responses.js';
 
 export interface LogRoutesOptions {
@@ -90,6 +91,8 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
           from: request.query.from,
           tailBytes: request.query.tail_bytes,
           resume,
+          since: request.query.since === undefined ? null : parseSince(request.query.since, Date.now()),
+          timestamps: request.query.timestamps,
         },
         res,
       );
@@ -135,13 +138,41 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
-      if (request.query.follow) {
+      const { query } = request;
+      const since = query.since === undefined ? undefined : parseSince(query.since, Date.now());
+      if (query.follow) {
         const session = await sessions.get(request.params.id);
         await assertLogsReadable(sessions, session.id);
+        // Decided before the response opens: what cannot be honoured is a 400 problem, not a stream.
+        const start = await streams.rawStart(session.id, request.params.stream, { since, tailBytes: query.tail_bytes, range: request.headers.range });
         const res = openLiveResponse(reply, { ...LIVE_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
         if (request.method === 'HEAD') return void res.end();
-        await streams.rawFollow(session, request.params.stream, res);
+        await streams.rawFollow(session, request.params.stream, res, { start, timestamps: query.timestamps });
         return;
+      }
+      if (query.timestamps || since !== undefined || query.tail_bytes !== undefined) {
+        const session = await sessions.get(request.params.id);
+        const { stream } = request.params;
+        reply.type('text/plain; charset=utf-8');
+        let start: number;
+        let end = await streams.logSize(session.id, stream);
+        if (since === undefined && query.tail_bytes === undefined) {
+          // timestamps=true alone: a Range keeps its meaning (and its 206, or 416).
+          const range = parseRange(request.headers.range);
+          const log = range ? await sessions.rawLog(session.id, stream, range) : null;
+          log?.body.destroy();
+          start = log?.range?.start ?? 0;
+          if (log?.range) {
+            end = log.range.end + 1;
+            reply.code(206).header('content-range', `bytes ${log.range.start}-${log.range.end}/${log.size}`);
+          }
+        } else {
+          // since and tail_bytes choose the start themselves: a Range beside them is a 400.
+          start = await streams.rawStart(session.id, stream, { since, tailBytes: query.tail_bytes, range: request.headers.range });
+        }
+        const body = query.timestamps ? streams.timedBytes(session.id, stream, start, end) : (await sessions.rawLog(session.id, stream, end > start ? { start, end: end - 1 } : undefined)).body;
+        if (end <= start && !query.timestamps) body.destroy();
+        return reply.send((end <= start ? '' : body) as unknown as string);
       }
       const range = parseRange(request.headers.range);
       const log = await sessions.rawLog(request.params.id, request.params.stream, range ?? undefined);
