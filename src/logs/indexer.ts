@@ -29,6 +29,8 @@ interface Tracked {
 
 export class LogIndexer {
   private readonly tracked = new Map<string, Tracked>();
+  /** Last notes of sessions that just ended, still being written. */
+  private readonly finishing = new Map<string, Promise<void>>();
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout;
 
@@ -55,13 +57,17 @@ export class LogIndexer {
     this.tracked.delete(id);
     entry.unwatch();
     for (const stream of STREAMS) entry.queue.push({ stream, t: this.now() });
-    await this.drain(id, entry);
+    const last = this.drain(id, entry);
+    this.finishing.set(id, last);
+    await last;
+    if (this.finishing.get(id) === last) this.finishing.delete(id);
   }
 
   /** Resolves once everything seen so far of `id` is in its index (tests, shutdown). */
   async settled(id: string): Promise<void> {
     const entry = this.tracked.get(id);
     if (entry) await this.drain(id, entry);
+    await this.finishing.get(id);
   }
 
   get trackedCount(): number {
