@@ -60,7 +60,9 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
           'a partial line is sent after at most 200 ms), each with `id: <stdout offset>-<stderr offset>` (bytes sent so far); ' +
           '`status` (the Session, on connect and on every change); `truncated` (`{stream, size}`, when a log shrank; streaming goes on from the new size); ' +
           '`end` (the final Session, once the session has ended and every byte was sent; then the response closes). ' +
-          'A `: keep-alive` comment at least every 15 s. Resume with the `Last-Event-ID` header or `?last_event_id=`: no gap, no duplicate.',
+          'A `: keep-alive` comment at least every 15 s. Resume with the `Last-Event-ID` header or `?last_event_id=`: no gap, no duplicate. ' +
+          'With both streams, output events come in the order the session wrote them across stdout and stderr. ' +
+          '`timestamps=true` prefixes each line with the RFC 3339 UTC time (ms) of its first byte and one space; `since` starts at the first line written at or after a time (a resume wins over it, it wins over from).',
         params: SessionIdParamsSchema,
         querystring: LogStreamQuerySchema,
         headers: Type.Object({
@@ -123,7 +125,10 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
         summary: 'One stream’s raw bytes, whole, a range, or followed live',
         description:
           'Byte-exact. `Range: bytes=a-b` (or `a-`, or `-n`) answers 206 with that part. ' +
-          '`?follow=true` sends the whole log, then new bytes as they are written, and ends when the session has ended (`curl -N` is `tail -f`). ' +
+          '`?follow=true` sends the log from byte 0 (or from `tail_bytes` before the end at a line start, from `since`, or from byte N with `Range: bytes=N-`; `bytes=-n` is the last n bytes), ' +
+          'then new bytes as they are written, and ends when the session has ended (`curl -N` is `tail -f`); when the service shuts down the response is aborted instead (curl exits 18). ' +
+          'A follow with anything else it cannot honour (a closed range, several ranges, two starts at once) is 400. ' +
+          '`timestamps=true` prefixes each line (ending with `\\n`) with the RFC 3339 UTC time (ms) of its first byte and one space; `since` starts at the first line written at or after a time. ' +
           '`?access_token=` is accepted only together with `follow=true`.',
         params: RawLogParamsSchema,
         querystring: RawLogQuerySchema,
