@@ -3,6 +3,7 @@
 import t from 'tap';
 import { decodeEntries, emptyIndexState, encodeEntry, offsetsSince } from '../../src/logs/time-index.js';
 import { MemoryStore } from '../fakes/memory-store.js';
+import { agentTranscript } from '../../bench/agent-transcript.js';
 
 t.test('entries round-trip in order, with times and both streams', async (t) => {
   const enc = emptyIndexState();
@@ -45,22 +46,6 @@ t.test('offsetsSince: each stream from its first chunk at or after the time', as
   t.same(await offsetsSince(store, 's', base + 1000), { stdout: 20, stderr: 4 });
   t.same(await offsetsSince(store, 's', 0), { stdout: 0, stderr: 0 });
 });
-
-/** A realistic Claude Code stream-json transcript: init, streamed deltas, tool calls and results. */
-export function agentTranscript(turns: number): Buffer[] {
-  const chunks: Buffer[] = [];
-  const line = (o: object) => Buffer.from(`${JSON.stringify(o)}\n`);
-  chunks.push(line({ type: 'system', subtype: 'init', session_id: '0b6f8d3e-1c2a-4b7e-9f00-5d2c7a1e9b42', model: 'claude-sonnet-4-5', tools: ['Bash', 'Read', 'Edit', 'Write', 'Grep', 'Glob'], cwd: '/work/project' }));
-  for (let turn = 0; turn < turns; turn++) {
-    for (let d = 0; d < 12; d++) {
-      chunks.push(line({ type: 'stream_event', event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `Looking at the failing test in step ${turn}.${d}: ` } }, session_id: '0b6f8d3e' }));
-    }
-    chunks.push(line({ type: 'assistant', message: { id: `msg_${turn}`, role: 'assistant', content: [{ type: 'tool_use', id: `toolu_${turn}`, name: 'Bash', input: { command: `npx tap dist/test/case-${turn}.test.js` } }], usage: { input_tokens: 1200 + turn, output_tokens: 85 } } }));
-    chunks.push(line({ type: 'user', message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: `toolu_${turn}`, content: 'ok 1 - case\n'.repeat(20 + (turn % 40)) }] } }));
-  }
-  chunks.push(line({ type: 'result', subtype: 'success', is_error: false, num_turns: turns, total_cost_usd: 0.42, duration_ms: 93000, result: 'All tests pass.' }));
-  return chunks;
-}
 
 t.test('the index costs at most a few % of typical agent output (one entry per write)', async (t) => {
   const state = emptyIndexState();
