@@ -58,8 +58,9 @@ export async function startsSince(store: SessionStore, id: string, since: number
 export class LogStreams {
   readonly hub: LogHub;
   private readonly watch: SessionWatch;
-  /** Open responses, and whether each is a raw follow (aborted at shutdown) or SSE (ended). */
-  private readonly open = new Map<ServerResponse, 'sse' | 'raw'>();
+  private readonly open = new Set<ServerResponse>();
+  /** The open responses that are raw follows (aborted at shutdown, where SSE ends). */
+  private readonly raw = new WeakSet<ServerResponse>();
 
   constructor(private readonly options: LogStreamsOptions) {
     this.hub = new LogHub(options.store, options.pollIntervalMs);
@@ -172,8 +173,8 @@ export class LogStreams {
    * (`curl -N` exits 18) can tell a service going away from a finished session.
    */
   closeAll(): void {
-    for (const [res, kind] of this.open) {
-      if (kind === 'raw') res.destroy();
+    for (const res of this.open) {
+      if (this.raw.has(res)) res.destroy();
       else res.end();
     }
   }
@@ -185,7 +186,8 @@ export class LogStreams {
   }
 
   private async track(res: ServerResponse, kind: 'sse' | 'raw', run: () => Promise<void>): Promise<void> {
-    this.open.set(res, kind);
+    this.open.add(res);
+    if (kind === 'raw') this.raw.add(res);
     try {
       await run();
     } catch (err) {

@@ -81,6 +81,8 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
       // The header wins: EventSource sends the newest id on each reconnect, while a query value
       // in the URL stays what it was when the page built it.
       const resume = parseEventId(request.headers['last-event-id']) ?? parseEventId(request.query.last_event_id);
+      // Checked before the response opens: a bad time is a 400 problem, not a stream.
+      const since = request.query.since === undefined ? null : parseSince(request.query.since, Date.now());
       const res = openLiveResponse(reply, SSE_HEADERS);
       // HEAD: the headers are the whole answer. Streaming into a body nobody gets would hold
       // the connection (and a stream) open until the session ends.
@@ -93,7 +95,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
           from: request.query.from,
           tailBytes: request.query.tail_bytes,
           resume,
-          since: request.query.since === undefined ? null : parseSince(request.query.since, Date.now()),
+          since,
           timestamps: request.query.timestamps,
         },
         res,

@@ -80,6 +80,8 @@ t.test('interleaved stdout and stderr: replayed in written order, with the times
   t.equal(rawSince.body.toString(), 'out 5\nout 6\nout 7\nout 8\n', 'raw route with since');
   const badSince = await request(`${server.url}/v1/sessions/${session.id}/logs/stdout?since=yesterday`);
   t.equal(badSince.status, 400, 'a since that is neither a time nor a duration is 400');
+  const noSuchDay = await request(`${server.url}/v1/sessions/${session.id}/logs/stream?since=2026-13-01T00:00:00Z`);
+  t.equal(noSuchDay.status, 400, 'a time that does not exist is 400');
   const idx = fs.statSync(path.join(server.config.dataDir, 'sessions', session.id, 'logs.idx')).size;
   t.comment(`logs.idx: ${idx} bytes for ${16 * 6} bytes of output (tiny lines: the worst case)`);
 });
