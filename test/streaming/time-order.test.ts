@@ -40,9 +40,17 @@ const INTERLEAVED = 'for i in 1 2 3 4 5 6 7 8; do echo "out $i"; sleep 0.15; ech
 t.test('interleaved stdout and stderr: replayed in written order, with the times they were written', async (t) => {
   const server = await startRealServer(t);
   const session = await startBash(server, INTERLEAVED);
+  // Live: a client attached while the session writes.
+  const live = await SseClient.open(`${server.url}/v1/sessions/${session.id}/logs/stream?from=start`);
+  await live.untilEnd(30000);
   await waitEnded(server, session.id);
   await server.app.logIndexer.settled(session.id);
   const expected = [1, 2, 3, 4, 5, 6, 7, 8].flatMap((i) => [`stdout:out ${i}`, `stderr:err ${i}`]);
+  t.same(
+    live.events.filter((e) => e.event === 'stdout' || e.event === 'stderr').flatMap((e) => e.data.split('\n').map((line) => `${e.event}:${line}`)),
+    expected,
+    'SSE live: written order',
+  );
   t.same(await replay(server, session.id, 'from=start'), expected, 'SSE replay: written order across both streams, not one block then the other');
 
   const timed = await replay(server, session.id, 'from=start&timestamps=true');
@@ -84,6 +92,19 @@ t.test('interleaved stdout and stderr: replayed in written order, with the times
   t.equal(noSuchDay.status, 400, 'a time that does not exist is 400');
   const idx = fs.statSync(path.join(server.config.dataDir, 'sessions', session.id, 'logs.idx')).size;
   t.comment(`logs.idx: ${idx} bytes for ${16 * 6} bytes of output (tiny lines: the worst case)`);
+});
+
+t.test('a line written in two pieces takes the time of its first piece', async (t) => {
+  const server = await startRealServer(t);
+  const session = await startBash(server, "printf 'first piece'; sleep 0.5; printf ' second piece\\n'; echo next");
+  await waitEnded(server, session.id);
+  await server.app.logIndexer.settled(session.id);
+  const res = await request(`${server.url}/v1/sessions/${session.id}/logs/stdout?timestamps=true`);
+  const [[first, text] = [0, ''], [next] = [0]] = res.body.toString().split('\n').filter(Boolean).map(stamped);
+  t.equal(text, 'first piece second piece', 'one line, bytes as written');
+  t.ok(next - first >= 450, `its time is the first piece's, ${next - first} ms before the next line`);
+  const sse = await replay(server, session.id, 'from=start&timestamps=true');
+  t.equal(stamped((sse[0] as string).slice(7))[0], first, 'the SSE stream gives it the same time');
 });
 
 t.test('follow with tail_bytes and with Range: bytes=N-; what it cannot honour is 400', async (t) => {
