@@ -32,6 +32,7 @@ import {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SERVER_JS = path.resolve(here, '../src/server.js');
 const WRITER_JS = path.resolve(here, 'line-writer.js');
+const AGENT_WRITER_JS = path.resolve(here, 'agent-writer.js');
 const BARE_FASTIFY_JS = path.resolve(here, 'bare-fastify.js');
 const FILE_SERVER_JS = path.resolve(here, 'file-server.js');
 
@@ -322,6 +323,23 @@ async function getPass(sd: Sessiond, root: string, base: string): Promise<void> 
   summary.push({ what: 'GET a running session (req/s)', sessiond: f(a, 0), reference: `${f(b, 0)} (bare Fastify, same JSON)`, ratio: median(ratios), goal: '>= 0.6' });
 }
 
+/**
+ * The log index's cost on disk: a session writing a realistic agent transcript (one write per
+ * stream-json line, every 2 ms, a stderr note per turn); logs.idx beside its logs, after it ended.
+ */
+async function indexPass(sd: Sessiond, root: string, dataDir: string): Promise<{ logBytes: number; indexBytes: number }> {
+  const cwd = path.join(root, 'index');
+  await fs.mkdir(cwd, { recursive: true });
+  const session = await sd.json('POST', '/v1/sessions', { name: 'index', working_directory: cwd, command: process.execPath, args: [AGENT_WRITER_JS, '150', '2'] });
+  const ended = await sd.json('POST', `/v1/sessions/${session.id}/wait`, { timeout_ms: 120_000 });
+  if (ended.status !== 'exited') throw new Error(`the index session ended as ${ended.status}`);
+  // The watcher notes the last bytes as the end is recorded: give it a moment.
+  await sleep(300);
+  const dir = path.join(dataDir, 'sessions', session.id as string);
+  const size = async (name: string) => (await fs.stat(path.join(dir, name))).size;
+  return { logBytes: (await size('stdout.log')) + (await size('stderr.log')), indexBytes: await size('logs.idx') };
+}
+
 async function main() {
   const started = now();
   const base = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'sessiond-bench-')));
@@ -398,6 +416,12 @@ async function main() {
   );
   // (c) requests
   await getPass(sd, root, base);
+
+  // (e) the log index's cost on disk
+  const index = await indexPass(sd, root, dataDir);
+  const overhead = index.indexBytes / index.logBytes;
+  console.log(`\n(e) log index: ${index.indexBytes} bytes of logs.idx for ${index.logBytes} bytes of agent output (one entry per write): ${f(overhead * 100, 2)}%`);
+  summary.push({ what: 'log index on disk (% of the logs)', sessiond: f(overhead * 100, 2), reference: `${index.logBytes} bytes of agent stream-json`, ratio: overhead, goal: '<= 5%' });
 
   // (d) lifecycle events fan-out
   const fan = await eventsFanout();

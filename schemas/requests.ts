@@ -163,11 +163,29 @@ export const DeleteQuerySchema = Type.Object({
 });
 export type DeleteQuery = Static<typeof DeleteQuerySchema>;
 
+/** RFC 3339 (`2026-12-01T22:50:00Z`, `...T22:50:00.123+02:00`) or a duration back from now (`90s`, `10m`, `2h`, `1h30m`, `500ms`). */
+export const SINCE_PATTERN = '^([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})|([0-9]{1,9}(ms|s|m|h))+)$';
+const SinceSchema = Type.String({
+  pattern: SINCE_PATTERN,
+  maxLength: 64,
+  description: 'start at the first line written at or after this time: RFC 3339, or a duration back from now such as 90s, 10m, 2h',
+});
+const TimestampsSchema = Type.Boolean({
+  default: false,
+  description: 'prefix each line with the RFC 3339 UTC time (ms) its first byte was written, and one space (docker logs -t)',
+});
+
 export const RawLogQuerySchema = Type.Object({
   follow: Type.Boolean({
     default: false,
-    description: 'keep the response open and stream new bytes until the session ends (curl -N is tail -f); Range is ignored',
+    description:
+      'keep the response open and stream new bytes until the session ends (curl -N is tail -f); it starts at byte 0, or at tail_bytes, since, or `Range: bytes=N-`',
   }),
+  timestamps: TimestampsSchema,
+  since: Type.Optional(SinceSchema),
+  tail_bytes: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'start that many bytes before the end, at the next line start' }),
+  ),
 });
 export type RawLogQuery = Static<typeof RawLogQuerySchema>;
 
@@ -186,6 +204,8 @@ export const LogStreamQuerySchema = Type.Object({
     description: 'tail: the last tail_bytes of each stream (from the next line start), then live; start: everything from byte 0',
   }),
   tail_bytes: Type.Integer({ minimum: 0, maximum: TAIL_MAX_BYTES, default: TAIL_DEFAULT_BYTES }),
+  timestamps: TimestampsSchema,
+  since: Type.Optional(SinceSchema),
   last_event_id: Type.Optional(
     Type.String({
       pattern: EVENT_ID_PATTERN,

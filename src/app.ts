@@ -12,6 +12,8 @@ import { logDestination } from './log-destination.js';
 import rateLimit from '@fastify/rate-limit';
 import { loadConfig, type Config } from './config.js';
 import { LogStreams } from './logs/streams.js';
+import { LogIndexer } from './logs/indexer.js';
+import { isTerminalStatus } from '../schemas/session.js';
 import { loadOrCreateToken } from './auth/generated-token.js';
 import { TokenTable, type ConfiguredToken } from './auth/tokens.js';
 import auth from './plugins/auth.js';
@@ -193,6 +195,12 @@ export async function buildApp(options: BuildAppOptions = {}) {
     workspaceRoots: config.workspaceRoots,
     agentFinal: (record) => agentTracker.finish(record),
   });
+  // One watcher notes when and in which order every live session's logs grow (the log index).
+  const indexer = new LogIndexer({ store, log: app.log });
+  supervisor.changes.on('change', ({ type, session }) => {
+    if (type === 'session.deleted' || isTerminalStatus(session.status)) void indexer.untrack(session.id);
+    else indexer.track(session.id);
+  });
   const logUsage = createLogUsage(store);
   // Assigned below, once the log streams exist; read only at scrape time.
   let streamClients = (): Record<string, number> => ({});
@@ -229,6 +237,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   await supervisor.start();
   agentTracker.start(await supervisor.currentAll(), supervisor.changes);
   const agent = new AgentService({ store, tracker: agentTracker, sessions: { get: (id) => sessions.get(id) }, keepAliveMs: config.sseKeepAliveMs });
+  for (const record of await supervisor.liveRecords()) indexer.track(record.id);
   const scheduler = createScheduler({
     clock,
     retentionMs: config.retentionMs,
@@ -260,6 +269,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   streamClients = () => ({ logs: streams.openStreams, events: eventStreams.count });
   app.decorate('sessions', sessions);
   app.decorate('logStreams', streams);
+  app.decorate('logIndexer', indexer);
   // Open streams would hold close() forever: end them first; their sessions keep running.
   app.addHook('preClose', async () => {
     streams.closeAll();
@@ -268,6 +278,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   app.addHook('onClose', async () => {
     streams.close();
     await agentTracker.close();
+    indexer.close();
     stopCounting();
     scheduler.close();
     supervisor.close();
@@ -354,5 +365,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     sessions: SessionService;
     logStreams: LogStreams;
+    logIndexer: LogIndexer;
   }
 }

@@ -21,9 +21,16 @@ export class LineSplitter {
     this.afterCR = true;
   }
 
+  /**
+   * After `push`: for each line it returned, where in the chunk the line after it starts (so a
+   * caller can tell each line's first byte, for its time).
+   */
+  nextStarts: number[] = [];
+
   /** Feeds bytes; returns the lines they complete, decoded, without their terminators. */
   push(chunk: Buffer): string[] {
     const lines: string[] = [];
+    this.nextStarts = [];
     let start = 0;
     if (this.afterCR && chunk.length > 0) {
       this.afterCR = false;
@@ -50,6 +57,7 @@ export class LineSplitter {
       } else {
         i = end + 1;
       }
+      this.nextStarts.push(i);
       start = i;
     }
     if (start < chunk.length) {

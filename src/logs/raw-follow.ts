@@ -7,6 +7,7 @@ import type { LogHub } from './hub.js';
 import { hasEnded, type SessionWatch } from './session-watch.js';
 import type { Session } from '../../schemas/session.js';
 import { drained } from './sse.js';
+import { LinePrefixer } from './timestamps.js';
 import { Wakeup } from './wakeup.js';
 
 const READ_CHUNK = 64 * 1024;
@@ -18,12 +19,15 @@ export interface RawFollowOptions {
   session: Session;
   stream: LogStreamName;
   start: number;
+  /** Prefix each line with the time of its first byte. */
+  timestamps: boolean;
   res: ServerResponse;
 }
 
 export async function runRawFollow(options: RawFollowOptions): Promise<void> {
   const { res, session } = options;
   const follower = new LogFollower(options.store, session.id, options.stream, options.start);
+  const prefixer = options.timestamps ? new LinePrefixer(options.store, session.id, options.stream, options.start) : null;
   const wakeup = new Wakeup();
   let ended = hasEnded(session);
   let gone = false;
@@ -50,7 +54,9 @@ export async function runRawFollow(options: RawFollowOptions): Promise<void> {
         // The client may have gone while we read: then there is nothing to wait for.
         if (!open()) break;
         // Wait for the socket to take it before reading more: a slow client costs one chunk.
-        if (!res.write(read.chunk)) await drained(res);
+        const out = prefixer ? await prefixer.push(read.chunk) : read.chunk;
+        if (!open()) break;
+        if (!res.write(out)) await drained(res);
         continue;
       }
       // A truncated log simply goes on from its new end: raw bytes have no way to say so.

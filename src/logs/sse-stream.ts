@@ -7,6 +7,8 @@ import type { LogStreamName, SessionStore } from '../store/store.js';
 import { LogFollower } from './follower.js';
 import type { LogHub } from './hub.js';
 import { LineSplitter } from './lines.js';
+import { IndexCursor } from './time-index.js';
+import { LineClock, formatTime } from './timestamps.js';
 import { hasEnded, type SessionWatch } from './session-watch.js';
 import { RETRY_MS, SseWriter, formatEvent } from './sse.js';
 import { Wakeup } from './wakeup.js';
@@ -29,6 +31,8 @@ export interface SseStreamOptions {
   res: ServerResponse;
   keepAliveMs: number;
   partialFlushMs: number;
+  /** Prefix each line with the time of its first byte. */
+  timestamps: boolean;
 }
 
 interface Lane {
@@ -37,6 +41,11 @@ interface Lane {
   lines: LineSplitter;
   /** When the bytes of the current partial line were first read, or null when there are none. */
   partialSince: number | null;
+  /** The offset of the first byte of the next line to be sent. */
+  lineStart: number;
+  /** Where this lane's bytes stand in the order of both streams (the log index). */
+  order: IndexCursor;
+  clock: LineClock | null;
 }
 
 export async function runSseStream(options: SseStreamOptions): Promise<void> {
@@ -63,9 +72,40 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
       const follower = new LogFollower(options.store, session.id, stream, sent[stream]);
       const lines = new LineSplitter();
       if ((await follower.previousByte()) === 0x0d) lines.resumeAfterCR();
-      return { stream, follower, lines, partialSince: null };
+      return {
+        stream,
+        follower,
+        lines,
+        partialSince: null,
+        lineStart: sent[stream],
+        order: new IndexCursor(options.store, session.id),
+        clock: options.timestamps ? new LineClock(options.store, session.id, stream) : null,
+      };
     }),
   );
+  const [first, second] = lanes;
+
+  /**
+   * What to read next, in written order across both streams: the lane whose next byte the index
+   * noted first, up to the last byte it wrote before the other lane's next one. Bytes not noted
+   * yet (being written now) are read lane after lane, as they come.
+   */
+  const plan = async (): Promise<{ lane: Lane; max: number }[]> => {
+    if (!first || !second) return lanes.map((lane) => ({ lane, max: READ_CHUNK }));
+    const [a, b] = await Promise.all([first, second].map((lane) => lane.order.entryFor(lane.stream, lane.follower.offset)));
+    if (!a && !b) return lanes.map((lane) => ({ lane, max: READ_CHUNK }));
+    const lane = !b || (a && a.seq < b.seq) ? first : second;
+    const otherSeq = (lane === first ? b : a)?.seq ?? Number.POSITIVE_INFINITY;
+    const offset = lane.follower.offset;
+    let end = offset;
+    for (;;) {
+      const entry = await lane.order.peek();
+      if (!entry || entry.seq >= otherSeq || end - offset >= READ_CHUNK) break;
+      if (entry.stream === lane.stream) end = Math.max(end, entry.end);
+      lane.order.next();
+    }
+    return [{ lane, max: Math.max(1, Math.min(READ_CHUNK, end - offset)) }];
+  };
 
   const unsubscribe = [
     ...lanes.map((lane) => options.hub.subscribe(session.id, lane.stream, () => wakeup.wake())),
@@ -85,14 +125,24 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
   res.once('close', release);
 
   const id = () => `${sent.stdout}-${sent.stderr}`;
-  const emitLines = async (lane: Lane, lines: string[]) => {
+  const emitLines = async (lane: Lane, lines: string[], starts: number[]) => {
     sent[lane.stream] = lane.follower.offset - lane.lines.pendingBytes;
-    await writer.write(formatEvent(lane.stream, lines, id()));
+    let data = lines;
+    const clock = lane.clock;
+    if (clock) {
+      data = [];
+      for (let i = 0; i < lines.length; i++) data.push(`${formatTime(await clock.timeOf(starts[i] ?? lane.lineStart))} ${lines[i]}`);
+    }
+    await writer.write(formatEvent(lane.stream, data, id()));
   };
   const flushPartials = async (which: Lane[] = lanes) => {
     for (const lane of which) {
       const partial = lane.lines.flushPartial();
-      if (partial !== null) await emitLines(lane, [partial]);
+      if (partial !== null) {
+        await emitLines(lane, [partial], [lane.lineStart]);
+        // The rest of that line is sent as a line of its own, timed by its own first byte.
+        lane.lineStart = lane.follower.offset - lane.lines.pendingBytes;
+      }
       // An unfinished UTF-8 character may stay behind; it waits for its next bytes.
       lane.partialSince = lane.lines.pendingBytes > 0 ? Date.now() : null;
     }
@@ -106,17 +156,25 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
       // proves every byte has been sent.
       const endedBeforePass = hasEnded(latest);
       let progressed = false;
-      for (const lane of lanes) {
-        const read = await lane.follower.read(READ_CHUNK);
+      for (const { lane, max } of await plan()) {
+        const read = await lane.follower.read(max);
         if (read.kind === 'truncated') {
           lane.lines.reset();
           lane.partialSince = null;
           sent[lane.stream] = read.size;
+          lane.lineStart = read.size;
+          // The index's offsets went back with the log: read it again from its start.
+          lane.order = new IndexCursor(options.store, session.id);
+          if (lane.clock) lane.clock = new LineClock(options.store, session.id, lane.stream);
           await writer.write(formatEvent('truncated', [JSON.stringify({ stream: lane.stream, size: read.size })], id()));
           progressed = true;
         } else if (read.kind === 'data') {
+          const base = lane.follower.offset - read.chunk.length;
           const lines = lane.lines.push(read.chunk);
-          if (lines.length > 0) await emitLines(lane, lines);
+          const next = lane.lines.nextStarts.map((at) => base + at);
+          const starts = lines.map((_, i) => (i === 0 ? lane.lineStart : (next[i - 1] ?? lane.lineStart)));
+          if (lines.length > 0) lane.lineStart = next[lines.length - 1] ?? lane.lineStart;
+          if (lines.length > 0) await emitLines(lane, lines, starts);
           // The partial line's clock starts when its first bytes arrive.
           if (lane.lines.pendingBytes === 0) lane.partialSince = null;
           else if (lines.length > 0 || lane.partialSince === null) lane.partialSince = Date.now();
@@ -136,7 +194,7 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
         // so every byte has been sent and the last id is the size of the log.
         for (const lane of lanes) {
           const rest = lane.lines.flushPartial(true);
-          if (rest !== null) await emitLines(lane, [rest]);
+          if (rest !== null) await emitLines(lane, [rest], [lane.lineStart]);
         }
         await writer.write(formatEvent('end', [JSON.stringify(latest)]));
         return;

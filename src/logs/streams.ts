@@ -3,7 +3,13 @@
 import type { ServerResponse } from 'node:http';
 import type { Session } from '../../schemas/session.js';
 import type { LogStreamName, SessionStore } from '../store/store.js';
+import { Readable } from 'node:stream';
+import { SessionError } from '../sessions/errors.js';
+import { guardLogRead } from '../sessions/session-logs.js';
+import { LogFollower } from './follower.js';
+import { LinePrefixer } from './timestamps.js';
 import { LogHub } from './hub.js';
+import { offsetsSince } from './time-index.js';
 import { runRawFollow } from './raw-follow.js';
 import { SessionWatch, type SessionSource } from './session-watch.js';
 import { runSseStream } from './sse-stream.js';
@@ -16,6 +22,15 @@ export interface SseRequest {
   tailBytes: number;
   /** `<stdout offset>-<stderr offset>` from Last-Event-ID, already validated. */
   resume: { stdout: number; stderr: number } | null;
+  /** Start at the first line written at or after this time (ms since the epoch); a resume wins. */
+  since?: number | null;
+  timestamps?: boolean;
+}
+
+export interface RawFollowRequest {
+  /** The first byte to send. */
+  start: number;
+  timestamps?: boolean;
 }
 
 export interface LogStreamsOptions {
@@ -27,10 +42,25 @@ export interface LogStreamsOptions {
   log: { error(obj: object, msg: string): void };
 }
 
+/** Each stream's first line start at or after `since` (the log index says which bytes came when). */
+export async function startsSince(store: SessionStore, id: string, since: number): Promise<Record<LogStreamName, number>> {
+  const offsets = await offsetsSince(store, id, since);
+  const out = { ...offsets };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const follower = new LogFollower(store, id, stream, offsets[stream]);
+    // A line begun before `since` is not "written at or after" it: start at the next one.
+    await follower.alignToLineStart(await follower.size());
+    out[stream] = follower.offset;
+  }
+  return out;
+}
+
 export class LogStreams {
   readonly hub: LogHub;
   private readonly watch: SessionWatch;
   private readonly open = new Set<ServerResponse>();
+  /** The open responses that are raw follows (aborted at shutdown, where SSE ends). */
+  private readonly raw = new WeakSet<ServerResponse>();
 
   constructor(private readonly options: LogStreamsOptions) {
     this.hub = new LogHub(options.store, options.pollIntervalMs);
@@ -46,11 +76,13 @@ export class LogStreams {
     const { store } = this.options;
     // Inside track: the response is open already, so a log that cannot be read (replaced by a
     // link, say) must end it there rather than escape and leave it hanging.
-    await this.track(res, async () => {
+    await this.track(res, 'sse', async () => {
       let start = { stdout: 0, stderr: 0 };
       let alignTail: { stdout: number; stderr: number } | null = null;
       if (request.resume) {
         start = { ...request.resume };
+      } else if (request.since !== undefined && request.since !== null) {
+        start = await startsSince(store, session.id, request.since);
       } else if (request.from === 'tail') {
         const [out, err] = await Promise.all([store.logStat(session.id, 'stdout'), store.logStat(session.id, 'stderr')]);
         start = { stdout: Math.max(0, out.size - request.tailBytes), stderr: Math.max(0, err.size - request.tailBytes) };
@@ -67,13 +99,23 @@ export class LogStreams {
         res,
         keepAliveMs: this.options.keepAliveMs,
         partialFlushMs: this.options.partialFlushMs ?? PARTIAL_LINE_MS,
+        timestamps: request.timestamps ?? false,
       });
     });
   }
 
-  async rawFollow(session: Session, stream: LogStreamName, res: ServerResponse): Promise<void> {
-    await this.track(res, () =>
-      runRawFollow({ store: this.options.store, hub: this.hub, watch: this.watch, session, stream, start: 0, res }),
+  async rawFollow(session: Session, stream: LogStreamName, res: ServerResponse, request: RawFollowRequest = { start: 0 }): Promise<void> {
+    await this.track(res, 'raw', () =>
+      runRawFollow({
+        store: this.options.store,
+        hub: this.hub,
+        watch: this.watch,
+        session,
+        stream,
+        start: request.start,
+        timestamps: request.timestamps ?? false,
+        res,
+      }),
     );
   }
 
@@ -82,12 +124,67 @@ export class LogStreams {
    * registered and ended at shutdown like the others.
    */
   async serve(res: ServerResponse, run: (shared: { hub: LogHub; watch: SessionWatch }) => Promise<void>): Promise<void> {
-    await this.track(res, () => run({ hub: this.hub, watch: this.watch }));
+    await this.track(res, 'sse', () => run({ hub: this.hub, watch: this.watch }));
   }
 
-  /** Ends every open stream (at shutdown): clients see a clean end of the response. */
+  /**
+   * Where a raw read starts: at most one of `since`, `tailBytes` and a `Range` header (`bytes=N-`
+   * or `bytes=-n`; with follow nothing else can be honoured). What cannot be honoured is
+   * validation_failed (400), never ignored; a start past the end is range_not_satisfiable (416).
+   */
+  async rawStart(id: string, stream: LogStreamName, ask: { since?: number; tailBytes?: number; range?: string }): Promise<number> {
+    const given = [ask.since !== undefined, ask.tailBytes !== undefined, ask.range !== undefined].filter(Boolean).length;
+    if (given > 1) throw new SessionError('validation_failed', 'since, tail_bytes and Range each choose where to start: give at most one');
+    const { store } = this.options;
+    const size = (await guardLogRead(() => store.logStat(id, stream))).size;
+    if (ask.range !== undefined) {
+      const match = /^\s*bytes\s*=\s*(?:([0-9]{1,15})-|-([0-9]{1,15}))\s*$/i.exec(ask.range);
+      if (!match) throw new SessionError('validation_failed', 'a followed log takes `Range: bytes=N-` (resume at byte N) or `bytes=-n` (the last n bytes) only');
+      if (match[1] !== undefined) {
+        const start = Number(match[1]);
+        if (start > size) throw new SessionError('range_not_satisfiable', `the ${stream} log has ${size} bytes`, { facts: { size } });
+        return start;
+      }
+      return Math.max(0, size - Number(match[2]));
+    }
+    if (ask.tailBytes !== undefined) {
+      const follower = new LogFollower(store, id, stream, Math.max(0, size - ask.tailBytes));
+      await follower.alignToLineStart(size);
+      return follower.offset;
+    }
+    if (ask.since !== undefined) return (await startsSince(store, id, ask.since))[stream];
+    return 0;
+  }
+
+  async logSize(id: string, stream: LogStreamName): Promise<number> {
+    return (await guardLogRead(() => this.options.store.logStat(id, stream))).size;
+  }
+
+  /** Bytes [start, end) of a log with each line prefixed by its time, read a chunk at a time. */
+  timedBytes(id: string, stream: LogStreamName, start: number, end: number): Readable {
+    const { store } = this.options;
+    async function* chunks(): AsyncGenerator<Buffer> {
+      const follower = new LogFollower(store, id, stream, start);
+      const prefixer = new LinePrefixer(store, id, stream, start);
+      while (follower.offset < end) {
+        const read = await follower.read(Math.min(64 * 1024, end - follower.offset));
+        if (read.kind !== 'data') return;
+        yield await prefixer.push(read.chunk);
+      }
+    }
+    return Readable.from(chunks(), { objectMode: false });
+  }
+
+  /**
+   * At shutdown. SSE streams end without `end` (EventSource reconnects and resumes). A raw follow
+   * is aborted, not ended: its only clean end means "the session has ended", so a client
+   * (`curl -N` exits 18) can tell a service going away from a finished session.
+   */
   closeAll(): void {
-    for (const res of this.open) res.end();
+    for (const res of this.open) {
+      if (this.raw.has(res)) res.destroy();
+      else res.end();
+    }
   }
 
   close(): void {
@@ -96,8 +193,9 @@ export class LogStreams {
     this.hub.close();
   }
 
-  private async track(res: ServerResponse, run: () => Promise<void>): Promise<void> {
+  private async track(res: ServerResponse, kind: 'sse' | 'raw', run: () => Promise<void>): Promise<void> {
     this.open.add(res);
+    if (kind === 'raw') this.raw.add(res);
     try {
       await run();
     } catch (err) {

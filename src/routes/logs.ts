@@ -18,6 +18,7 @@ import { LogsTailSchema } from '../../schemas/responses.js';
 import type { SessionService } from '../sessions/service.js';
 import { openLiveResponse } from './live.js';
 import { parseRange } from './range.js';
+import { parseSince } from '../logs/timestamps.js';
 import { problems } from './responses.js';
 import { SessionError } from '../sessions/errors.js';
 
@@ -65,6 +66,8 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
           '`status` (the Session, on connect and on every change); `truncated` (`{stream, size}`, when a log shrank; streaming goes on from the new size); ' +
           '`end` (the final Session, once the session has ended and every byte was sent; then the response closes). ' +
           'A `: keep-alive` comment at least every 15 s. Resume with the `Last-Event-ID` header or `?last_event_id=`: no gap, no duplicate. ' +
+          'With both streams, output events come in the order the session wrote them across stdout and stderr. ' +
+          '`timestamps=true` prefixes each line with the RFC 3339 UTC time (ms) of its first byte and one space; `since` starts at the first line written at or after a time (a resume wins over it, it wins over from). ' +
           'With `format=agent` (a session started with agent.stream_json): `agent` events instead of `stdout`/`stderr`, one per parsed message ' +
           '(`data:` an AgentMessage, as GET .../agent/messages has it; its id is the stdout offset after its line), `status` and `end` as above; ' +
           'a session that is not an agent session is 409 `session_not_agent`.',
@@ -97,6 +100,8 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
         await streams.serve(res, (shared) => agentFormat.stream(session, ask, res, shared));
         return;
       }
+      // Checked before the response opens: a bad time is a 400 problem, not a stream.
+      const since = request.query.since === undefined ? null : parseSince(request.query.since, Date.now());
       const res = openLiveResponse(reply, SSE_HEADERS);
       // HEAD: the headers are the whole answer. Streaming into a body nobody gets would hold
       // the connection (and a stream) open until the session ends.
@@ -109,6 +114,8 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
           from: request.query.from,
           tailBytes: request.query.tail_bytes,
           resume,
+          since,
+          timestamps: request.query.timestamps,
         },
         res,
       );
@@ -141,7 +148,10 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
         summary: 'One stream’s raw bytes, whole, a range, or followed live',
         description:
           'Byte-exact. `Range: bytes=a-b` (or `a-`, or `-n`) answers 206 with that part. ' +
-          '`?follow=true` sends the whole log, then new bytes as they are written, and ends when the session has ended (`curl -N` is `tail -f`). ' +
+          '`?follow=true` sends the log from byte 0 (or from `tail_bytes` before the end at a line start, from `since`, or from byte N with `Range: bytes=N-`; `bytes=-n` is the last n bytes), ' +
+          'then new bytes as they are written, and ends when the session has ended (`curl -N` is `tail -f`); when the service shuts down the response is aborted instead (curl exits 18). ' +
+          'A follow with anything else it cannot honour (a closed range, several ranges, two starts at once) is 400. ' +
+          '`timestamps=true` prefixes each line (ending with `\\n`) with the RFC 3339 UTC time (ms) of its first byte and one space; `since` starts at the first line written at or after a time. ' +
           '`?access_token=` is accepted only together with `follow=true`.',
         params: RawLogParamsSchema,
         querystring: RawLogQuerySchema,
@@ -156,13 +166,41 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
-      if (request.query.follow) {
+      const { query } = request;
+      const since = query.since === undefined ? undefined : parseSince(query.since, Date.now());
+      if (query.follow) {
         const session = await sessions.get(request.params.id);
         await assertLogsReadable(sessions, session.id);
+        // Decided before the response opens: what cannot be honoured is a 400 problem, not a stream.
+        const start = await streams.rawStart(session.id, request.params.stream, { since, tailBytes: query.tail_bytes, range: request.headers.range });
         const res = openLiveResponse(reply, { ...LIVE_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
         if (request.method === 'HEAD') return void res.end();
-        await streams.rawFollow(session, request.params.stream, res);
+        await streams.rawFollow(session, request.params.stream, res, { start, timestamps: query.timestamps });
         return;
+      }
+      if (query.timestamps || since !== undefined || query.tail_bytes !== undefined) {
+        const session = await sessions.get(request.params.id);
+        const { stream } = request.params;
+        reply.type('text/plain; charset=utf-8');
+        let start: number;
+        let end = await streams.logSize(session.id, stream);
+        if (since === undefined && query.tail_bytes === undefined) {
+          // timestamps=true alone: a Range keeps its meaning (and its 206, or 416).
+          const range = parseRange(request.headers.range);
+          const log = range ? await sessions.rawLog(session.id, stream, range) : null;
+          log?.body.destroy();
+          start = log?.range?.start ?? 0;
+          if (log?.range) {
+            end = log.range.end + 1;
+            reply.code(206).header('content-range', `bytes ${log.range.start}-${log.range.end}/${log.size}`);
+          }
+        } else {
+          // since and tail_bytes choose the start themselves: a Range beside them is a 400.
+          start = await streams.rawStart(session.id, stream, { since, tailBytes: query.tail_bytes, range: request.headers.range });
+        }
+        const body = query.timestamps ? streams.timedBytes(session.id, stream, start, end) : (await sessions.rawLog(session.id, stream, end > start ? { start, end: end - 1 } : undefined)).body;
+        if (end <= start && !query.timestamps) body.destroy();
+        return reply.send((end <= start ? '' : body) as unknown as string);
       }
       const range = parseRange(request.headers.range);
       const log = await sessions.rawLog(request.params.id, request.params.stream, range ?? undefined);

@@ -41,6 +41,9 @@ const STATE_DIR = 'run';
 const METADATA_FILE = 'metadata.json';
 /** A temporary file of writeFileAtomic for session.json (see atomic-write.ts for the name). */
 const RECORD_TMP = /^\.session\.json\.\d+\.[0-9a-f]+\.tmp$/;
+/** When and in which order the logs grew (src/logs/time-index.ts), written by the service only. */
+const LOG_INDEX_FILE = 'logs.idx';
+const LOG_INDEX_APPEND_FLAGS = fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW;
 const LOG_FILES: Readonly<Record<LogStreamName, string>> = { stdout: 'stdout.log', stderr: 'stderr.log' };
 /**
  * Logs are read without following a link (the session runs as our user and could replace its log
@@ -289,6 +292,58 @@ export class FsStore implements SessionStore {
       watcher.close();
     });
     return () => watcher.close();
+  }
+
+  async readLogIndex(id: string, start: number, end: number): Promise<Buffer> {
+    const from = Math.max(0, start);
+    if (!isValidSessionId(id) || !(end > from)) return Buffer.alloc(0);
+    let fh: FileHandle;
+    try {
+      fh = await open(join(this.sessionDir(id), LOG_INDEX_FILE), LOG_READ_FLAGS);
+    } catch (err) {
+      if (isMissing(err)) return Buffer.alloc(0);
+      throw ioError(err, `cannot open the log index of session ${id}`);
+    }
+    try {
+      const s = await fh.stat();
+      if (!s.isFile()) return Buffer.alloc(0);
+      const to = Math.min(end, s.size);
+      if (from >= to) return Buffer.alloc(0);
+      const buf = Buffer.alloc(to - from);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, from);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async logIndexSize(id: string): Promise<number> {
+    if (!isValidSessionId(id)) return 0;
+    try {
+      const s = await lstat(join(this.sessionDir(id), LOG_INDEX_FILE));
+      return s.isFile() ? s.size : 0;
+    } catch (err) {
+      if (isMissing(err)) return 0;
+      throw ioError(err, `cannot stat the log index of session ${id}`);
+    }
+  }
+
+  async appendLogIndex(id: string, data: Buffer): Promise<void> {
+    if (!isValidSessionId(id) || !this.index.has(id) || data.length === 0) return;
+    let fh: FileHandle;
+    try {
+      fh = await open(join(this.sessionDir(id), LOG_INDEX_FILE), LOG_INDEX_APPEND_FLAGS, FILE_MODE);
+    } catch (err) {
+      // Deleted meanwhile: there is nothing left to index.
+      if (isMissing(err)) return;
+      throw ioError(err, `cannot open the log index of session ${id}`);
+    }
+    try {
+      // One write of whole entries: a reader never sees half an entry unless the machine fails.
+      await fh.write(data);
+    } finally {
+      await fh.close();
+    }
   }
 
   async probe(): Promise<void> {

@@ -72,6 +72,16 @@ export interface SessionStore {
    */
   watchLog(id: string, stream: LogStreamName, onChange: () => void): () => void;
 
+  /**
+   * The log index (`logs.idx` beside the logs): an append-only record of when and in which order
+   * the logs grew (see src/logs/time-index.ts for its format). Bytes [start, end) of it, clamped.
+   */
+  readLogIndex(id: string, start: number, end: number): Promise<Buffer>;
+  /** Bytes in the log index now (0 when there is none yet). */
+  logIndexSize(id: string): Promise<number>;
+  /** Appends to the log index (created on first use). A deleted session is not an error. */
+  appendLogIndex(id: string, data: Buffer): Promise<void>;
+
   /** Proves the store can be read and written (for /readyz); throws when it cannot. */
   probe(): Promise<void>;
 }

@@ -117,6 +117,20 @@ export class MemoryStore implements SessionStore {
     };
   }
 
+  private readonly indexes = new Map<string, Buffer>();
+
+  async readLogIndex(id: string, start: number, end: number): Promise<Buffer> {
+    return Buffer.from((this.indexes.get(id) ?? Buffer.alloc(0)).subarray(Math.max(0, start), Math.max(0, end)));
+  }
+
+  async logIndexSize(id: string): Promise<number> {
+    return this.indexes.get(id)?.length ?? 0;
+  }
+
+  async appendLogIndex(id: string, data: Buffer): Promise<void> {
+    this.indexes.set(id, Buffer.concat([this.indexes.get(id) ?? Buffer.alloc(0), data]));
+  }
+
   /** How many log watchers are open (tests check that clients release theirs). */
   watcherCount(): number {
     let n = 0;

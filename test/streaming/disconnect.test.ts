@@ -61,7 +61,8 @@ for (const kind of ['follow', 'sse'] as const) {
     await eventually(() => (ctx.app.logStreams.openStreams === 0 ? true : undefined), 5000);
     t.equal(ctx.app.logStreams.openStreams, 0, 'the stream finished');
     t.equal(ctx.app.logStreams.hub.watchedLogs, 0, 'and let go of its watcher');
-    // What remains is the supervisor's own activity watch of the live session (its two logs).
-    t.equal(ctx.store.watcherCount(), 2, 'no watcher of the stream left on the store');
+    // What remains is the service's own watch of the live session's two logs: the supervisor's
+    // (activity) and the log indexer's (time and order).
+    t.equal(ctx.store.watcherCount(), 4, 'no watcher of the stream left on the store');
   });
 }

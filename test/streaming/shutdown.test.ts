@@ -6,7 +6,7 @@ import t from 'tap';
 import { eventually } from '../helper.js';
 import { SseClient, startBash, startRealServer } from './helper.js';
 
-t.test('app.close() ends open streams at once; the session keeps running', async (t) => {
+t.test('app.close() ends SSE streams and aborts raw follows at once; the session keeps running', async (t) => {
   const server = await startRealServer(t);
   const session = await startBash(server, 'echo "started"; echo "err" >&2; sleep 60');
   const pid = session.pid as number;
@@ -45,7 +45,8 @@ t.test('app.close() ends open streams at once; the session keeps running', async
   const clients = [...sse, ...follow];
   await Promise.all(clients.map((c) => c.closed(10000)));
   t.ok(clients.every((c) => c.finished), 'every client saw its response end');
-  t.ok(clients.every((c) => c.endedCleanly), 'as a clean end of the response, not a reset');
+  t.ok(sse.every((c) => c.endedCleanly), 'SSE: a clean end of the response (EventSource reconnects and resumes)');
+  t.ok(follow.every((c) => !c.endedCleanly), 'raw follow: aborted, not ended, so a client can tell it from a session that ended');
   t.ok(sse.every((c) => !c.events.some((e) => e.event === 'end')), 'no `end` event: the session did not end');
   // Every response has ended; the streams' own loops finish a moment later.
   await eventually(() => (server.app.logStreams.openStreams === 0 ? true : undefined), 5000);
