@@ -91,6 +91,15 @@ if (!haveChromium && !process.env.CI) {
     await ctx.processes.write(later, 'stdout', 'step 2\n');
     await page.waitForFunction(() => document.querySelector('#s-log')?.textContent?.includes('step 2'), undefined, { timeout: 10_000 });
     t.equal(await page.textContent('#s-log .stderr'), 'warning: careful', 'stderr is marked (and coloured)');
+    // Timestamps on demand: the log again, each line with the time it was written.
+    await page.check('#s-timestamps');
+    await page.waitForFunction(() => (document.querySelector('#s-log')?.querySelectorAll('.ts').length ?? 0) >= 3, undefined, { timeout: 10_000 });
+    t.match(await page.textContent('#s-log .ts'), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z $/, 'lines carry their time');
+    t.same(
+      await page.$$eval('#s-log > span', (spans) => spans.map((s) => s.textContent?.replace(/^\S+Z /, ''))),
+      ['step 1', 'warning: careful', 'step 2'],
+      'stdout and stderr in the order they were written',
+    );
     if (process.env.SESSIOND_SCREENSHOTS) await page.screenshot({ path: `${process.env.SESSIOND_SCREENSHOTS}/console-session.png` });
     await page.click('#s-stop');
     await page.waitForSelector('#s-name .badge.stopped', { timeout: 10_000 });
