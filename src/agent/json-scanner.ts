@@ -65,7 +65,7 @@ export interface ScanResult {
 export class JsonObjectScanner {
   private mode = Mode.Start;
   private readonly stack: number[] = [];
-  /** In a string: 0, or 1 right after a backslash, or the hex digits still due of a \uXXXX. */
+  /** In a string: 0, or 1 right after a backslash, or the hex digits still due of a \u escape (four of them). */
   private escape = 0;
   private num = Num.Int;
   private literal: Buffer | null = null;
@@ -81,7 +81,7 @@ export class JsonObjectScanner {
 
   /**
    * `wanted`: the top-level keys to keep, and `maxBytes` the raw bytes kept of each (a string's
-   * escapes count: 6 bytes of `\uXXXX` may stand for one character).
+   * escapes count: 6 bytes of a `\u` escape (backslash, u, four hex digits) may stand for one character).
    */
   constructor(
     private readonly wanted: ReadonlySet<string>,
