@@ -7,6 +7,7 @@ import type { Session } from '../../schemas/session.js';
 import type { LogHub } from '../logs/hub.js';
 import { hasEnded, type SessionWatch } from '../logs/session-watch.js';
 import { RETRY_MS, SseWriter, formatEvent } from '../logs/sse.js';
+import { FollowedSession } from '../logs/followed-session.js';
 import { Wakeup } from '../logs/wakeup.js';
 import type { SessionStore } from '../store/store.js';
 import { LineReader, renderMessage } from './render.js';
@@ -34,35 +35,17 @@ export async function runAgentSse(options: AgentSseOptions): Promise<void> {
   const writer = new SseWriter(res, options.keepAliveMs);
   const wakeup = new Wakeup();
   const reader = new LineReader(options.store, session.id);
-  let latest = session;
-  let statusDue: Session | null = null;
-  let gone = false;
 
-  const unsubscribe = [
-    options.hub.subscribe(session.id, 'stdout', () => wakeup.wake()),
-    options.watch.subscribe(session.id, (next) => {
-      if (next === null) gone = true;
-      else if (next.status !== latest.status) {
-        latest = next;
-        statusDue = next;
-      }
-      wakeup.wake();
-    }),
-  ];
-  const release = () => {
-    for (const off of unsubscribe.splice(0)) off();
-    wakeup.wake();
-  };
-  res.once('close', release);
+  const followed = new FollowedSession(options, session, ['stdout'], wakeup, res);
 
   try {
     await writer.write(`retry: ${RETRY_MS}\n\n`);
     await writer.write(formatEvent('status', [JSON.stringify(session)]));
-    let next = await tracker.firstAtOrAfter(session.id, options.startOffset, hasEnded(latest));
-    while (!writer.isClosed && !gone) {
+    let next = await tracker.firstAtOrAfter(session.id, options.startOffset, hasEnded(followed.latest));
+    while (!writer.isClosed && !followed.gone) {
       // Seen before reading: if the session had ended by now, a read that finds nothing new proves
       // every message has been sent.
-      const endedBefore = hasEnded(latest);
+      const endedBefore = hasEnded(followed.latest);
       const { entries } = await tracker.entries(session.id, next, BATCH, endedBefore);
       for (const entry of entries) {
         if (writer.isClosed) return;
@@ -75,20 +58,17 @@ export async function runAgentSse(options: AgentSseOptions): Promise<void> {
         await writer.write('\n\n');
         next = entry.n;
       }
-      if (statusDue) {
-        const due: Session = statusDue;
-        statusDue = null;
-        await writer.write(formatEvent('status', [JSON.stringify(due)]));
-      }
+      const changed = followed.takeStatus();
+      if (changed) await writer.write(formatEvent('status', [JSON.stringify(changed)]));
       if (entries.length > 0) continue;
       if (endedBefore) {
-        await writer.write(formatEvent('end', [JSON.stringify(latest)]));
+        await writer.write(formatEvent('end', [JSON.stringify(followed.latest)]));
         return;
       }
       await wakeup.sleep(Number.POSITIVE_INFINITY);
     }
   } finally {
-    release();
+    followed.release();
     writer.end();
   }
 }

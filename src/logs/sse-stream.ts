@@ -11,6 +11,7 @@ import { IndexCursor } from './time-index.js';
 import { LineClock, formatTime } from './timestamps.js';
 import { hasEnded, type SessionWatch } from './session-watch.js';
 import { RETRY_MS, SseWriter, formatEvent } from './sse.js';
+import { FollowedSession } from './followed-session.js';
 import { Wakeup } from './wakeup.js';
 
 /** Bytes read per step: bounds what one client costs in memory. */
@@ -53,9 +54,6 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
   const writer = new SseWriter(res, options.keepAliveMs);
   const wakeup = new Wakeup();
   const sent: Record<LogStreamName, number> = { ...options.start };
-  let latest = session;
-  let statusDue: Session | null = null;
-  let gone = false;
 
   if (options.alignTail) {
     // Both streams, followed or not: the id names a position in each, and resuming it later with
@@ -107,22 +105,7 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
     return [{ lane, max: Math.max(1, Math.min(READ_CHUNK, end - offset)) }];
   };
 
-  const unsubscribe = [
-    ...lanes.map((lane) => options.hub.subscribe(session.id, lane.stream, () => wakeup.wake())),
-    options.watch.subscribe(session.id, (next) => {
-      if (next === null) gone = true;
-      else if (next.status !== latest.status) {
-        latest = next;
-        statusDue = next;
-      }
-      wakeup.wake();
-    }),
-  ];
-  const release = () => {
-    for (const off of unsubscribe.splice(0)) off();
-    wakeup.wake();
-  };
-  res.once('close', release);
+  const followed = new FollowedSession(options, session, lanes.map((lane) => lane.stream), wakeup, res);
 
   const id = () => `${sent.stdout}-${sent.stderr}`;
   const emitLines = async (lane: Lane, lines: string[], starts: number[]) => {
@@ -151,10 +134,10 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
   try {
     await writer.write(`retry: ${RETRY_MS}\n\n`);
     await writer.write(formatEvent('status', [JSON.stringify(session)]));
-    while (!writer.isClosed && !gone) {
+    while (!writer.isClosed && !followed.gone) {
       // Seen before reading: if the session had ended by now, a pass that finds nothing new
       // proves every byte has been sent.
-      const endedBeforePass = hasEnded(latest);
+      const endedBeforePass = hasEnded(followed.latest);
       let progressed = false;
       for (const { lane, max } of await plan()) {
         const read = await lane.follower.read(max);
@@ -182,11 +165,8 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
           progressed = true;
         }
       }
-      if (statusDue) {
-        const due: Session = statusDue;
-        statusDue = null;
-        await writer.write(formatEvent('status', [JSON.stringify(due)]));
-      }
+      const changed = followed.takeStatus();
+      if (changed) await writer.write(formatEvent('status', [JSON.stringify(changed)]));
       // More is on disk: keep reading. A read ending mid-line is not a partial line yet.
       if (progressed) continue;
       if (endedBeforePass) {
@@ -196,7 +176,7 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
           const rest = lane.lines.flushPartial(true);
           if (rest !== null) await emitLines(lane, [rest], [lane.lineStart]);
         }
-        await writer.write(formatEvent('end', [JSON.stringify(latest)]));
+        await writer.write(formatEvent('end', [JSON.stringify(followed.latest)]));
         return;
       }
       // Caught up. A trailing partial line goes out once it has waited partialFlushMs since its
@@ -211,7 +191,7 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
       await wakeup.sleep(Number.isFinite(next) ? Math.max(0, next - now) : Number.POSITIVE_INFINITY);
     }
   } finally {
-    release();
+    followed.release();
     writer.end();
   }
 }
