@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PatternCounter, msSince, now, stopChild, table } from './lib.js';
+import { makeRecord } from '../test/fakes/records.js';
+import { toSession } from '../src/sessions/session-view.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const MiB = 1024 * 1024;
@@ -58,40 +60,19 @@ function rssAfterGc(): number {
 
 /** A session as the supervisor would put it in an event: every field, realistic sizes. */
 function benchSession(i: number) {
-  return {
-    id: `bench-${i.toString(36)}-m3k2j1-x7y8z9`,
-    name: `bench ${i}`,
-    executive: 'Unassigned',
-    status: 'running' as const,
-    status_reason: null,
-    pid: 40000 + (i % 20000),
-    started_at: '2026-01-02T03:04:05.000Z',
-    stopped_at: null,
-    exit_code: null,
-    exit_signal: null,
-    working_directory: '/srv/workspaces/bench/project',
-    branch: 'main',
-    mission_id: 'mission-42',
-    assignment_id: null,
-    log_path: `/var/lib/sessiond/sessions/bench-${i}/stdout.log`,
-    stderr_path: `/var/lib/sessiond/sessions/bench-${i}/stderr.log`,
-    last_activity: '2026-01-02T03:04:06.000Z',
-    command: 'claude',
-    args: ['--print', '--verbose', '--', 'summarise the repository and list its open questions'],
-    permission_mode: null,
-    allowed_tools: ['Read', 'Grep'],
-    runtime_write_root: null,
-    repository_write_allowed: true,
-    expects_report: false,
-    labels: { team: 'platform', env: 'bench' },
-    stop_reason: null,
-    max_runtime_ms: null,
-    idle_timeout_ms: null,
-    priority: 0,
-    queued_at: null,
-    parent_id: null,
-    agent: null,
-  };
+  return toSession(
+    makeRecord({
+      id: `bench-${i.toString(36)}-m3k2j1-x7y8z9`,
+      name: `bench ${i}`,
+      pid: 40000 + (i % 20000),
+      working_directory: '/srv/workspaces/bench/project',
+      mission_id: 'mission-42',
+      last_activity: '2026-01-02T03:04:06.000Z',
+      args: ['--print', '--verbose', '--', 'summarise the repository and list its open questions'],
+      allowed_tools: ['Read', 'Grep'],
+      labels: { team: 'platform', env: 'bench' },
+    }),
+  );
 }
 
 async function serveEvents(): Promise<void> {

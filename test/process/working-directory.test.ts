@@ -8,32 +8,9 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { LaunchError } from '../../src/process/adapter.js';
 import { ended, fixture, type Fixture } from './fixture.js';
+import { FLIPPER, PWD } from '../flipper.js';
 
 const LAUNCHES = 30;
-// coreutils' pwd: getcwd(3), where the process really is. Bash's builtin `pwd -P` re-resolves the
-// path it remembered, through symlinks, when it runs: on a flipping folder it may print the
-// outside folder while the process is inside.
-const PWD = '/bin/pwd -P';
-
-/** Flips `<root>/x` between a directory and a symlink to `outside`, every 2 ms, until killed. */
-const FLIPPER = `
-const fs = require('node:fs');
-const [root, outside] = process.argv.slice(2);
-const x = root + '/x', dir = root + '/x.dir', link = root + '/x.link';
-fs.mkdirSync(x);
-fs.symlinkSync(outside, link);
-let flips = 0;
-let isDir = true;
-const flip = () => {
-  if (isDir) { fs.renameSync(x, dir); fs.renameSync(link, x); }
-  else { fs.renameSync(x, link); fs.renameSync(dir, x); }
-  isDir = !isDir;
-  flips++;
-};
-setInterval(flip, 2);
-process.stdout.write('ready\\n');
-process.on('SIGTERM', () => { process.stdout.write('flips ' + flips + '\\n'); process.exit(0); });
-`;
 
 interface Layout {
   root: string;

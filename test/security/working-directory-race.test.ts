@@ -8,27 +8,9 @@ import path from 'node:path';
 import t from 'tap';
 import { tempDir } from '../helper.js';
 import { deploy, type Json } from '../reliability/server-process.js';
+import { FLIPPER, PWD } from '../flipper.js';
 
 const STARTS = 30;
-// coreutils' pwd: getcwd(3), where the process really is. Bash's builtin `pwd -P` re-resolves the
-// path it remembered, through symlinks, when it runs: on a flipping folder it may print the
-// outside folder while the process is inside.
-const PWD = '/bin/pwd -P';
-
-const FLIPPER = `
-const fs = require('node:fs');
-const [root, outside] = process.argv.slice(2);
-const x = root + '/x', dir = root + '/x.dir', link = root + '/x.link';
-fs.mkdirSync(x);
-fs.symlinkSync(outside, link);
-let isDir = true;
-setInterval(() => {
-  if (isDir) { fs.renameSync(x, dir); fs.renameSync(link, x); }
-  else { fs.renameSync(x, link); fs.renameSync(dir, x); }
-  isDir = !isDir;
-}, 2);
-process.stdout.write('ready\\n');
-`;
 
 t.test(`${STARTS} starts in a folder flipped to a symlink every 2 ms: none runs outside the roots`, async (t) => {
   const d = await deploy(t);
