@@ -47,7 +47,8 @@ for (let n = 1; ; n++) {
   fs.writeFileSync(file, 'inside\\n');
   fs.renameSync(file, target);
   hold();
-  if (n % 100 === 0) fs.writeFileSync('count', String(n));
+  // Written aside and renamed: a reader never sees the file empty between truncate and write.
+  if (n % 100 === 0) { fs.writeFileSync('count.tmp', String(n)); fs.renameSync('count.tmp', 'count'); }
 }
 `;
 
