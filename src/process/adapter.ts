@@ -18,7 +18,12 @@ export interface LaunchSpec {
   stdoutPath: string;
   stderrPath: string;
   stateDir: string;
+  /** Give the session a stdin pipe that `writeInput` feeds and that stays open across restarts of the service. Default: stdin is empty. */
+  input?: boolean;
 }
+
+/** What became of a `writeInput`: all of it reached the session's stdin, or why nothing did. */
+export type WriteOutcome = 'written' | 'not_interactive' | 'ended' | 'busy';
 
 export type ProcessState =
   | { state: 'running' }
@@ -97,4 +102,12 @@ export interface ProcessAdapter {
    * Resolves true when it was sent, false when the process has ended (or the handle names none).
    */
   signal(handle: ProcessHandle, signal: 'SIGINT' | 'SIGTERM'): Promise<boolean>;
+
+  /**
+   * Called by input (POST .../input), one call at a time per session: writes `bytes` whole to the
+   * session's stdin pipe (launched with `input`). `not_interactive` when it has no pipe, `ended`
+   * when nothing reads it any more, `busy` when the pipe stayed full (the session does not read)
+   * before a byte was written. Never writes part of `bytes` and gives up.
+   */
+  writeInput(handle: ProcessHandle, bytes: Buffer): Promise<WriteOutcome>;
 }

@@ -1,17 +1,19 @@
 // The local ProcessAdapter: sessions as OS processes on this machine, each started by a keeper
-// (keeper.ts) that outlives sessiond and records the exit status in the session's state folder.
+// (keeper.c, a small native program) that outlives sessiond and records the exit status in the
+// session's state folder.
 // Identity is (pid, start time in clock ticks), so a reused pid is never mistaken for the session,
 // and no signal is sent to a pid whose start time no longer matches. Where the host lets it,
 // each session also gets its own cgroup (cgroup.ts), and a stop empties it.
-// The only module besides keeper.ts that imports child_process.
+// The only module that imports child_process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, readdir, rmdir, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, readFile, readdir, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState } from './adapter.js';
+import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState, type WriteOutcome } from './adapter.js';
 import {
   cgroupPidsSync,
   findCgroupPlace,
@@ -24,8 +26,17 @@ import {
   type CgroupPlace,
   type Containment,
 } from './cgroup.js';
-// Types only: importing keeper.js for real would run the keeper.
-import type { ExitRecord, KeeperReport, KeeperSpec } from './keeper.js';
+import {
+  encodeKeeperSpec,
+  EXIT_FILE,
+  isKeeperFor,
+  KEEPER_FILE,
+  KEEPER_PROGRAM,
+  STDIN_FIFO,
+  type ExitRecord,
+  type KeeperReport,
+  type KeeperSpec,
+} from './keeper-protocol.js';
 import { readCmdline, readProcStat, readStartTicks } from './proc-stat.js';
 import { runAsRefusal, type RunAs } from './run-as.js';
 
@@ -51,7 +62,7 @@ export interface AdapterLog {
 }
 
 export interface LocalProcessAdapterOptions {
-  /** The compiled keeper. Default: keeper.js next to this module. */
+  /** The keeper program. Default: sessiond-keeper next to this module (built from keeper.c). */
   keeperPath?: string;
   /** The safety poll of tracked sessions, besides inotify on their state folders. Default 1000 ms. */
   pollIntervalMs?: number;
@@ -71,9 +82,6 @@ export interface LocalProcessAdapterOptions {
   log?: AdapterLog;
 }
 
-// Spelled in keeper.ts too.
-const EXIT_FILE = 'exit.json';
-const KEEPER_FILE = 'keeper.json';
 /** How long recover() waits for a keeper that is alive but has not written keeper.json yet. */
 const RECOVER_WAIT_MS = 3_000;
 /** A keeper that has not reported by then is stuck; launch fails rather than hang the request. */
@@ -87,6 +95,11 @@ const AFTER_KILL_WAIT_MS = 5_000;
 /** Between reaping the command and renaming exit.json into place the keeper needs a moment. */
 const KEEPER_FINISH_MS = 1_000;
 const KEEPER_FINISH_POLL_MS = 10;
+/** A write into a full stdin pipe waits this long for the session to read before it is `busy`. */
+const INPUT_FIRST_BYTE_MS = 5_000;
+/** Once part of a message is in the pipe, the rest is waited for this long: half a message corrupts the stream. */
+const INPUT_REST_MS = 60_000;
+const INPUT_POLL_MS = 10;
 
 const RUNNING: ProcessState = { state: 'running' };
 const ENDED_UNKNOWN: Extract<ProcessState, { state: 'ended' }> = { state: 'ended', exit_code: null, exit_signal: null, ended_at: null };
@@ -131,11 +144,6 @@ async function readExit(stateDir: string): Promise<ProcessState | null> {
     exit_signal: typeof record.exit_signal === 'string' ? record.exit_signal : null,
     ended_at: typeof record.ended_at === 'string' ? record.ended_at : null,
   };
-}
-
-/** Whether `argv` is a keeper's (`node [node flags] .../keeper.js <stateDir>`) for `stateDir`. */
-function isKeeperFor(argv: string[] | null, stateDir: string): boolean {
-  return argv !== null && argv.length >= 3 && basename(argv.at(-2) ?? '') === 'keeper.js' && argv.at(-1) === stateDir;
 }
 
 /**
@@ -247,7 +255,7 @@ function readReport(keeper: ChildProcess): Promise<KeeperReport> {
 }
 
 export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = {}): ProcessAdapter {
-  const keeperPath = options.keeperPath ?? fileURLToPath(new URL('./keeper.js', import.meta.url));
+  const keeperPath = options.keeperPath ?? fileURLToPath(new URL(`./${KEEPER_PROGRAM}`, import.meta.url));
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const roots = options.workspaceRoots ?? [];
   const runAs = options.runAs ?? null;
@@ -425,15 +433,21 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
         cgroup: place
           ? {
               version: place.version,
-              controller: place.controller,
               dir: join(place.base, sessionCgroupName(spec.sessionId, randomBytes(4).toString('hex'))),
               home: place.home,
             }
           : null,
+        stdin: spec.input ? 'pipe' : 'null',
       };
+      let encoded: Buffer;
+      try {
+        encoded = encodeKeeperSpec(keeperSpec);
+      } catch (err) {
+        throw new LaunchError((err as Error).message, { cause: err });
+      }
       // The argv names only the state folder: `ps` is readable by every local user, and the
       // spec (arguments, prompt, paths) goes through a pipe instead.
-      const keeper = spawn(process.execPath, [keeperPath, spec.stateDir], {
+      const keeper = spawn(keeperPath, [spec.stateDir], {
         // Its own session, so that sessiond's terminal or group signals do not reach it.
         detached: true,
         stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
@@ -444,10 +458,10 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       const specChannel = keeper.stdio[4] as Writable | null | undefined;
       // EPIPE when the keeper died first: its missing report says why.
       specChannel?.on('error', () => undefined);
-      specChannel?.end(JSON.stringify(keeperSpec));
+      specChannel?.end(encoded);
       try {
         const report = await readReport(keeper).catch(async (err: unknown) => {
-          // The likeliest silent death: node could not load the keeper (no build, wrong path).
+          // The likeliest silent death: no keeper program (no build, wrong path).
           const present = await stat(keeperPath).then(() => true, () => false);
           throw present ? err : new LaunchError(`keeper program not found: ${keeperPath}`, { cause: err });
         });
@@ -580,6 +594,43 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       // The same check as a stop's: the group is signalled only while its leader is the session.
       const h = asLocal(handle);
       return h ? signalGroup(h, signal) : false;
+    },
+
+    async writeInput(handle: ProcessHandle, bytes: Buffer): Promise<WriteOutcome> {
+      const h = asLocal(handle);
+      if (!h) return 'ended';
+      let fifo: FileHandle;
+      try {
+        // Non-blocking: opening a FIFO nobody reads fails at once (ENXIO) instead of hanging, and a
+        // full pipe answers EAGAIN instead of holding a thread. No link is followed.
+        fifo = await open(join(h.state_dir, STDIN_FIFO), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
+      } catch (err) {
+        const code = errnoCode(err);
+        // ENOENT: launched without input, or its keeper removed the pipe at the end.
+        if (code === 'ENOENT') return (await inspectLocal(h)).state === 'ended' ? 'ended' : 'not_interactive';
+        if (code === 'ENXIO') return 'ended'; // no reader: the keeper is gone
+        throw err;
+      }
+      try {
+        if (!(await fifo.stat()).isFIFO()) return 'not_interactive';
+        let done = 0;
+        const started = performance.now();
+        while (done < bytes.length) {
+          try {
+            done += (await fifo.write(bytes, done, bytes.length - done)).bytesWritten;
+            continue;
+          } catch (err) {
+            if (errnoCode(err) === 'EPIPE') return 'ended';
+            if (errnoCode(err) !== 'EAGAIN') throw err;
+          }
+          const waited = performance.now() - started;
+          if ((done === 0 && waited >= INPUT_FIRST_BYTE_MS) || waited >= INPUT_REST_MS || closed) return done === 0 ? 'busy' : 'ended';
+          await delay(INPUT_POLL_MS);
+        }
+        return 'written';
+      } finally {
+        await fifo.close();
+      }
     },
   };
 }

@@ -6,6 +6,7 @@ import {
   type ProcessAdapter,
   type ProcessHandle,
   type ProcessState,
+  type WriteOutcome,
 } from '../../src/process/adapter.js';
 
 export type FakeStream = 'stdout' | 'stderr';
@@ -20,6 +21,8 @@ export interface FakeProcessAdapter extends ProcessAdapter {
   readonly launched: LaunchSpec[];
   /** Every signal terminate or signal "sent", in order. */
   readonly signals: Array<{ sessionId: string; signal: string }>;
+  /** Everything writeInput took, in order, as text. */
+  readonly inputs: Array<{ sessionId: string; text: string }>;
   /** How many times inspect was called (reads must not call it). */
   inspections: number;
   /** When set, the next launch rejects with LaunchError(this message); then it is cleared. */
@@ -43,6 +46,8 @@ interface FakeProcess {
   pid: number;
   state: ProcessState;
   ignoresTerm: boolean;
+  /** Launched with a stdin pipe. */
+  input: boolean;
   /** Called once when the process ends. */
   onEnd: Set<() => void>;
 }
@@ -104,6 +109,7 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
   const adapter: FakeProcessAdapter = {
     launched: [],
     signals: [],
+    inputs: [],
     inspections: 0,
     failNextLaunch: null,
 
@@ -115,7 +121,7 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
         throw new LaunchError(message);
       }
       const pid = 10000 + adapter.launched.length;
-      processes.set(spec.sessionId, { pid, state: { state: 'running' }, ignoresTerm: false, onEnd: new Set() });
+      processes.set(spec.sessionId, { pid, state: { state: 'running' }, ignoresTerm: false, input: spec.input === true, onEnd: new Set() });
       const handle: FakeHandle = { pid, fake_id: spec.sessionId };
       return handle;
     },
@@ -184,6 +190,14 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
       if (!proc || proc.state.state === 'ended') return false;
       adapter.signals.push({ sessionId: (handle as FakeHandle).fake_id, signal });
       return true;
+    },
+
+    async writeInput(handle: ProcessHandle, bytes: Buffer): Promise<WriteOutcome> {
+      const proc = find(handle);
+      if (!proc || proc.state.state === 'ended') return 'ended';
+      if (!proc.input) return 'not_interactive';
+      adapter.inputs.push({ sessionId: (handle as FakeHandle).fake_id, text: bytes.toString('utf8') });
+      return 'written';
     },
 
     async write(sessionId: string, stream: FakeStream, data: string): Promise<void> {

@@ -12,7 +12,7 @@ import { ended, fixture } from './fixture.js';
 
 const MARKER = 'PROMPT-SECRET-2c1f9a';
 
-t.test('ps shows a keeper as `node keeper.js <state folder>`: no arguments, prompt, working directory or log paths', async (t) => {
+t.test('ps shows a keeper as `sessiond-keeper <state folder>`: no arguments, prompt, working directory or log paths', async (t) => {
   const f = await fixture(t);
   const cwd = path.join(f.cwd, 'project-cwd-marker');
   await fs.mkdir(cwd);
@@ -20,10 +20,9 @@ t.test('ps shows a keeper as `node keeper.js <state folder>`: no arguments, prom
   const handle = await f.launch('bash', ['-c', 'sleep 60', '_', `--prompt=${MARKER}`], extra);
   const keeperPid = handle.keeper_pid;
   const argv = await readCmdline(keeperPid);
-  t.equal(argv?.length, 3);
-  t.equal(argv?.[0], process.execPath);
-  t.equal(path.basename(argv?.[1] ?? ''), 'keeper.js');
-  t.equal(argv?.[2], handle.state_dir, 'the state folder only');
+  t.equal(argv?.length, 2);
+  t.equal(path.basename(argv?.[0] ?? ''), 'sessiond-keeper');
+  t.equal(argv?.[1], handle.state_dir, 'the state folder only');
   const { stdout } = await promisify(execFile)('ps', ['-o', 'args=', '-p', String(keeperPid)]);
   t.notMatch(stdout, MARKER, 'no argument or prompt in ps');
   t.notMatch(stdout, 'project-cwd-marker', 'no working directory');

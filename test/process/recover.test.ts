@@ -17,7 +17,8 @@ t.test('a keeper that has not yet written keeper.json is waited for and adopted'
   const dir = await tempDir(t);
   const stateDir = path.join(dir, 'state');
   await fs.mkdir(stateDir);
-  // Stands in for a keeper: same argv shape (node .../keeper.js <state folder>), writes keeper.json late.
+  // Stands in for a keeper of an earlier version (node .../keeper.js <state folder>, adopted after an
+  // upgrade), which writes keeper.json late.
   const script = path.join(dir, 'keeper.js');
   await fs.writeFile(
     script,

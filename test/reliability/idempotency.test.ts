@@ -39,7 +39,7 @@ t.test('Idempotency-Key: one process per key, replays marked, conflicts refused,
   const keepers: number[] = [];
   const groups = new Set<number>();
   for (const pid of await processesIn(d.root)) {
-    if ((await cmdline(pid)).includes('keeper.js')) keepers.push(pid);
+    if ((await cmdline(pid)).includes('sessiond-keeper')) keepers.push(pid);
     else groups.add((await procStat(pid))?.pgrp ?? -1);
   }
   t.equal(keepers.length, 2, 'two keepers');
