@@ -20,12 +20,36 @@ export const AgentOptionsSchema = Type.Object(
       }),
     ),
     input: Type.Optional(
-      Type.Boolean({ default: false, description: 'keep stdin open for POST /input (`--input-format stream-json`); not supported yet: true is a 400' }),
+      Type.Boolean({
+        default: false,
+        description:
+          'stdin is a pipe kept open for POST /input, across restarts of the service; claude gets `--input-format stream-json` and the prompt as its first user message on stdin (needs stream_json)',
+      }),
     ),
   },
   { additionalProperties: false, description: 'run the command as an agent session (it must be claude, with a prompt and without args)' },
 );
 export type AgentOptions = Static<typeof AgentOptionsSchema>;
+
+/** The most UTF-16 units a text input may have (its UTF-8 bytes are checked against 256 KiB too). */
+const INPUT_TEXT_MAX = 256 * 1024;
+
+export const AgentInputBodySchema = Type.Union(
+  [
+    Type.Object({ text: Type.String({ minLength: 1, maxLength: INPUT_TEXT_MAX, description: 'sent as one user message with this text as its content' }) }, { additionalProperties: false }),
+    Type.Object(
+      {
+        message: Type.Object(
+          { type: Type.Unsafe<'user'>({ type: 'string', enum: ['user'] }) },
+          { additionalProperties: true, description: 'a whole stream-json user message (`{"type":"user","message":{"role":"user","content":...},...}`), written as it is' },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  { $id: 'AgentInput', title: 'AgentInput', description: 'one user message for an agent session started with agent.input: `{text}` or `{message}`' },
+);
+export type AgentInputBody = Static<typeof AgentInputBodySchema>;
 
 const Count = (description: string) => Nullable(Type.Integer({ minimum: 0, description }));
 

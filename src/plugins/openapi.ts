@@ -7,7 +7,7 @@ import { LifecycleEventSchema } from '../../schemas/events.js';
 import { MetadataSchema, SessionSchema } from '../../schemas/session.js';
 import { ProblemSchema } from '../../schemas/problem.js';
 import { ContinueSessionBodySchema, StartSessionBodySchema } from '../../schemas/requests.js';
-import { AgentMessagePageSchema, AgentMessageSchema } from '../../schemas/agent.js';
+import { AgentInputBodySchema, AgentMessagePageSchema, AgentMessageSchema } from '../../schemas/agent.js';
 import { PACKAGE } from '../package-info.js';
 import { finishDocument } from './openapi-finish.js';
 import { describeOperation } from './openapi-operations.js';
@@ -42,6 +42,7 @@ export const SHARED_SCHEMAS = [
   ContinueSessionBodySchema,
   AgentMessageSchema,
   AgentMessagePageSchema,
+  AgentInputBodySchema,
 ];
 
 /** One version: the package's. */

@@ -20,6 +20,8 @@ export interface LaunchSpec {
   stateDir: string;
   /** Give the session a stdin pipe that `writeInput` feeds and that stays open across restarts of the service. Default: stdin is empty. */
   input?: boolean;
+  /** With `input`: the first bytes of stdin, in the pipe before the process starts (an agent's first message; at most 256 KiB). */
+  initialInput?: string;
 }
 
 /** What became of a `writeInput`: all of it reached the session's stdin, or why nothing did. */

@@ -24,6 +24,8 @@ export interface KeeperSpec {
   cgroup: { version: CgroupVersion; dir: string; home: string } | null;
   /** `pipe`: stdin is the FIFO `<stateDir>/stdin`, held open by the keeper; `null`: /dev/null. */
   stdin: 'pipe' | 'null';
+  /** With a pipe: bytes the keeper puts in it before the command starts (an agent's first message). */
+  stdinInitial: string;
 }
 
 export type KeeperReport =
@@ -44,11 +46,11 @@ export const STDIN_FIFO = 'stdin';
 export const KEEPER_PROGRAM = 'sessiond-keeper';
 /** Earlier versions ran `node keeper.js <stateDir>`; their sessions are still adopted after an upgrade. */
 const KEEPER_NAMES = new Set([KEEPER_PROGRAM, 'keeper.js']);
-const SPEC_MAGIC = 'sessiond-keeper-spec-2';
+const SPEC_MAGIC = 'sessiond-keeper-spec-3';
 
 /** The spec as keeper.c reads it: NUL-terminated fields (a NUL cannot occur in an argv or path). */
 export function encodeKeeperSpec(spec: KeeperSpec): Buffer {
-  for (const text of [spec.command, spec.cwd, ...spec.args, ...spec.roots]) {
+  for (const text of [spec.command, spec.cwd, ...spec.args, ...spec.roots, spec.stdinInitial]) {
     // exec would cut such an argument short; a NUL is refused as Node's spawn refuses it.
     if (text.includes('\0')) throw new TypeError('an argument, command or path holds a NUL byte');
   }
@@ -68,6 +70,7 @@ export function encodeKeeperSpec(spec: KeeperSpec): Buffer {
     spec.cgroup?.dir ?? '',
     spec.cgroup?.home ?? '',
     spec.stdin,
+    spec.stdinInitial,
   ];
   return Buffer.from(fields.map((field) => `${field}\0`).join(''));
 }

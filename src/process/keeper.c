@@ -44,7 +44,7 @@
 #define WRITE_RETRY_MAX_MS 5000
 /* The stdin pipe is made this large where the host allows, so an input message rarely waits. */
 #define STDIN_PIPE_BYTES (1024 * 1024)
-#define SPEC_MAGIC "sessiond-keeper-spec-2"
+#define SPEC_MAGIC "sessiond-keeper-spec-3"
 
 struct spec {
   const char *command;
@@ -62,6 +62,7 @@ struct spec {
   const char *cgroup_dir;
   const char *cgroup_home;
   int stdin_pipe; /* 1: stdin is <stateDir>/stdin, a FIFO the keeper holds open */
+  const char *stdin_initial; /* bytes put in the pipe before the command starts (its first message) */
 };
 
 static int reported = 0;
@@ -184,7 +185,7 @@ static const char *need_text(const char *what) {
 /*
  * Fields, each ending in NUL: magic, command, cwd, stdoutPath, stderrPath, stateDir, argc, args...,
  * nroots, roots..., runAs ("" or "uid:gid"), cgroup version ("0", "1", "2"), cgroup dir, cgroup
- * home (both "" without a cgroup), stdin ("null" or "pipe").
+ * home (both "" without a cgroup), stdin ("null" or "pipe"), the stdin's first bytes (may be "").
  */
 static void read_spec(struct spec *s, const char *state_dir_arg) {
   size_t cap = 64 * 1024;
@@ -242,6 +243,8 @@ static void read_spec(struct spec *s, const char *state_dir_arg) {
   const char *in = need_field("stdin");
   if (strcmp(in, "pipe") == 0) s->stdin_pipe = 1;
   else if (strcmp(in, "null") != 0) fail(NULL, "keeper: spec has a bad stdin");
+  s->stdin_initial = need_field("stdin initial");
+  if (*s->stdin_initial && !s->stdin_pipe) fail(NULL, "keeper: spec has initial input without a stdin pipe");
   if (next_field() != NULL) fail(NULL, "keeper: spec has fields past its end");
   if (!state_dir_arg || strcmp(s->state_dir, state_dir_arg) != 0) fail(NULL, "keeper: the spec is for another state folder than the one named in argv");
 }
@@ -487,6 +490,16 @@ static int open_stdin_pipe(struct spec *s, int *hold) {
   *hold = open(path, O_RDWR | O_CLOEXEC);
   if (*hold < 0) fail(errno_name(errno), "cannot open the stdin pipe: %s", strerror(errno));
   (void)fcntl(*hold, F_SETPIPE_SZ, STDIN_PIPE_BYTES); /* best effort: the default is 64 KiB */
+  size_t initial = strlen(s->stdin_initial);
+  if (initial > 0) {
+    /* Put there before the command exists, so a crash of sessiond cannot lose the first message.
+     * Non-blocking: a message larger than the pipe fails the launch instead of hanging it. */
+    int flags = fcntl(*hold, F_GETFL);
+    fcntl(*hold, F_SETFL, flags | O_NONBLOCK);
+    ssize_t n = write(*hold, s->stdin_initial, initial);
+    if (n != (ssize_t)initial) fail(n < 0 ? errno_name(errno) : "EFBIG", "the first input message (%zu bytes) does not fit in the stdin pipe", initial);
+    fcntl(*hold, F_SETFL, flags);
+  }
   int in = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (in < 0) fail(errno_name(errno), "cannot open the stdin pipe: %s", strerror(errno));
   int flags = fcntl(in, F_GETFL);

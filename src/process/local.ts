@@ -438,6 +438,7 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
             }
           : null,
         stdin: spec.input ? 'pipe' : 'null',
+        stdinInitial: spec.input ? (spec.initialInput ?? '') : '',
       };
       let encoded: Buffer;
       try {

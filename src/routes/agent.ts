@@ -1,7 +1,7 @@
 // Agent routes: an agent session's parsed messages, continuing it with a new prompt, interrupting it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { AgentMessagePageSchema, AgentMessagesQuerySchema } from '../../schemas/agent.js';
+import { AgentInputBodySchema, AgentMessagePageSchema, AgentMessagesQuerySchema } from '../../schemas/agent.js';
 import { ref } from '../../schemas/common.js';
 import { ContinueSessionBodySchema, SessionIdParamsSchema } from '../../schemas/requests.js';
 import { SessionSchema } from '../../schemas/session.js';
@@ -106,5 +106,29 @@ export const agentRoutes: FastifyPluginAsyncTypebox<AgentRoutesOptions> = async 
       },
     },
     async (request) => sessions.interrupt(request.params.id),
+  );
+
+  app.post(
+    '/v1/sessions/:id/input',
+    {
+      schema: {
+        tags,
+        operationId: 'sendSessionInput',
+        summary: 'Send a user message to an agent session started with agent.input',
+        description:
+          '`{"text": "..."}` is written to the session’s stdin as one stream-json user message; `{"message": {...}}` writes a whole stream-json user message as it is. ' +
+          'Messages are written whole, one at a time per session, and work after a restart of the service (the session’s keeper holds the pipe). ' +
+          'The answer comes on stdout: GET .../agent/messages or the log stream with format=agent. ' +
+          '409 `session_not_interactive` for a session started without agent.input, `session_not_running` for one queued or ended, ' +
+          '`input_busy` when the session has not read its stdin for 5 s (nothing was written); 413 over 256 KiB.',
+        params: SessionIdParamsSchema,
+        body: ref(AgentInputBodySchema),
+        response: {
+          200: { ...session, description: 'the session, after the whole message was written to its stdin' },
+          ...problems('validation_failed', 'session_not_found', 'session_not_interactive', 'session_not_running', 'input_busy', 'payload_too_large'),
+        },
+      },
+    },
+    async (request) => sessions.input(request.params.id, request.body),
   );
 };

@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { StartSessionBody } from '../../schemas/requests.js';
+import { AGENT_INPUT_MAX_BYTES, inputLine } from '../agent/input-message.js';
 import { SessionError } from './errors.js';
 
 /** A bare program name: no path, no shell syntax. */
@@ -64,14 +65,24 @@ export function buildArgs(command: string, body: StartSessionBody, resume?: Resu
   if (!isClaude(command) || prompt.length === 0) return [];
   const args = ['--print', '--verbose'];
   if (body.agent && body.agent.stream_json !== false) args.push('--output-format', 'stream-json');
+  // With input the prompt is the first user message on stdin (see initialInput): claude reads
+  // its prompt from there with --input-format stream-json, not from an argument.
+  const input = body.agent?.input === true;
+  if (input) args.push('--input-format', 'stream-json');
   if (body.permission_mode) args.push('--permission-mode', body.permission_mode);
   if (resume) {
     args.push('--resume', resume.sessionId);
     if (resume.fork) args.push('--fork-session');
   }
   if (body.allowed_tools && body.allowed_tools.length > 0) args.push('--allowedTools', ...body.allowed_tools);
-  args.push('--', prompt);
+  if (!input) args.push('--', prompt);
   return args;
+}
+
+/** What an agent session with input finds on stdin when it starts: its prompt, as a user message. */
+export function initialInput(agent: { input?: boolean } | null | undefined, prompt: string | null | undefined): string | undefined {
+  if (agent?.input !== true || !prompt) return undefined;
+  return inputLine({ text: prompt });
 }
 
 /** An agent session is claude with a prompt, its arguments built by sessiond. Throws validation_failed. */
@@ -79,6 +90,11 @@ export function checkAgentRequest(command: string, body: StartSessionBody): void
   if (!body.agent) return;
   if (!isClaude(command)) throw new SessionError('validation_failed', `agent sessions run claude; the command ${command} is not claude`);
   if (body.args) throw new SessionError('validation_failed', 'agent sessions build claude’s arguments themselves: pass prompt (and permission_mode, allowed_tools), not args');
-  if (body.agent.input) throw new SessionError('validation_failed', 'agent.input is not supported by this version of sessiond yet: pass "input": false');
+  if (body.agent.input && body.agent.stream_json === false) {
+    throw new SessionError('validation_failed', 'agent.input needs agent.stream_json: claude takes stream-json input only with stream-json output');
+  }
+  if (body.agent.input && body.prompt && Buffer.byteLength(body.prompt) > AGENT_INPUT_MAX_BYTES) {
+    throw new SessionError('validation_failed', `with agent.input the prompt is the first input message, at most ${AGENT_INPUT_MAX_BYTES} bytes`);
+  }
   if (!body.prompt) throw new SessionError('validation_failed', 'an agent session needs a prompt');
 }

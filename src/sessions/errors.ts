@@ -24,8 +24,10 @@ export const ERRORS = {
   agent_session_unknown: { status: 409, title: 'Agent session unknown' },
   /** Agent messages exist only for sessions started with agent.stream_json. */
   session_not_agent: { status: 409, title: 'Not an agent session' },
-  /** Input needs a session started with agent.input (reserved: input is not built yet). */
+  /** Input needs a session started with agent.input. */
   session_not_interactive: { status: 409, title: 'Session not interactive' },
+  /** The session does not read its stdin: the pipe stayed full for 5 s and nothing was written. */
+  input_busy: { status: 409, title: 'Input busy' },
   /** A log path is no longer a regular file the service can serve (a session replaced it). */
   idempotency_conflict: { status: 409, title: 'Idempotency conflict' },
   /** A log's path no longer names the file the service created (a link, a hard link, a folder...): refused, not read. */

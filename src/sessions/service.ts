@@ -11,7 +11,9 @@ import type { SessionStore } from '../store/store.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { DEFAULT_MAX_REPORT_BYTES } from '../config.js';
 import { admit, replan, type AdmissionConfig, type LaunchPlan } from './admission.js';
-import type { Resume } from './commands.js';
+import { initialInput, type Resume } from './commands.js';
+import { AGENT_INPUT_MAX_BYTES, inputLine } from '../agent/input-message.js';
+import type { AgentInputBody } from '../../schemas/agent.js';
 import { SessionError, sessionNotFound, storeFailure } from './errors.js';
 import { IdempotencyIndex, idempotencyDigest, type IdempotencyDigest } from './idempotency.js';
 import { isSessionId, newSessionId } from './ids.js';
@@ -61,6 +63,8 @@ const ID_ATTEMPTS = 5;
 
 export class SessionService {
   private readonly startLock = new KeyedLock();
+  /** One input at a time per session: two messages never interleave in the pipe. */
+  private readonly inputLock = new KeyedLock();
   private readonly idempotency = new IdempotencyIndex();
   /** Sessions waiting for capacity, in the order they will start. */
   private readonly queue = new SessionQueue();
@@ -207,6 +211,8 @@ export class SessionService {
     const location = this.store.logLocation(record.id);
     const { supervisor } = this.options;
     try {
+      // An agent with input gets its prompt as the first message on stdin (kept in the metadata).
+      const prompt = record.agent_options?.input === true ? (await this.store.getMetadata(record.id))?.prompt : null;
       const handle = await this.options.processes.launch({
         sessionId: record.id,
         command: plan.executable,
@@ -216,6 +222,8 @@ export class SessionService {
         stdoutPath: location.stdout,
         stderrPath: location.stderr,
         stateDir: location.stateDir,
+        input: record.agent_options?.input === true,
+        initialInput: initialInput(record.agent_options, prompt),
       });
       return await supervisor.launched(record.id, { kind: 'launched', handle, pid: handle.pid ?? null });
     } catch (err) {
@@ -282,6 +290,31 @@ export class SessionService {
     const sent = await this.options.processes.signal(record.handle, 'SIGINT');
     if (!sent) throw new SessionError('session_not_running', `the process of session ${id} has ended`);
     this.options.log.info({ id }, 'interrupted session (SIGINT to its process group)');
+    return this.get(id);
+  }
+
+  /**
+   * Writes one user message to an agent session's stdin (started with agent.input), whole, one at
+   * a time per session. Works after a restart of the service: the keeper holds the pipe.
+   */
+  async input(id: string, body: AgentInputBody): Promise<Session> {
+    const line = Buffer.from(inputLine(body));
+    if (line.length > AGENT_INPUT_MAX_BYTES) {
+      throw new SessionError('payload_too_large', `an input message is at most ${AGENT_INPUT_MAX_BYTES} bytes as a stream-json line; this one is ${line.length}`);
+    }
+    const record = await this.settled(id);
+    if (record.agent_options?.input !== true) {
+      throw new SessionError('session_not_interactive', `session ${id} was not started with agent.input: its stdin is empty, not a pipe`);
+    }
+    if (record.status !== 'running' || !record.handle) {
+      throw new SessionError('session_not_running', `session ${id} is ${record.status}: there is no process to take input`);
+    }
+    const handle = record.handle;
+    const outcome = await this.inputLock.run(id, () => this.options.processes.writeInput(handle, line));
+    if (outcome === 'ended') throw new SessionError('session_not_running', `the process of session ${id} has ended: input is no longer read`);
+    if (outcome === 'not_interactive') throw new SessionError('session_not_interactive', `session ${id} has no stdin pipe`);
+    if (outcome === 'busy') throw new SessionError('input_busy', `session ${id} is not reading its input: the pipe stayed full; try again later`);
+    this.options.log.info({ id, bytes: line.length }, 'wrote input to session');
     return this.get(id);
   }
 

@@ -223,10 +223,11 @@ t.test('every error of the agent routes and fields', async (t) => {
   await bad({ command: 'bash' }, 'an agent session runs claude');
   await bad({ args: ['--print', 'x'] }, 'its arguments are built by sessiond');
   await bad({ prompt: undefined }, 'it needs a prompt');
-  await bad({ agent: { kind: 'claude', input: true } }, 'input is not supported yet');
+  await bad({ agent: { kind: 'claude', input: true, stream_json: false } }, 'input needs stream-json output');
+  await bad({ agent: { kind: 'claude', input: true }, prompt: 'x'.repeat(300 * 1024) }, 'with input the prompt is the first message: at most 256 KiB');
   await bad({ agent: { kind: 'codex' } }, 'only claude');
   await bad({ agent: { kind: 'claude', extra: 1 } }, 'no unknown field');
-  t.match((await startAgent(ctx, { agent: { kind: 'claude', input: true } })).json().detail, /not supported/);
+  t.match((await startAgent(ctx, { agent: { kind: 'claude', input: true, stream_json: false } })).json().detail, /needs agent.stream_json/);
 
   // A plain (non-agent) session, still running: it holds the one place.
   const plain = (await ctx.app.inject({ method: 'POST', url: '/v1/sessions', payload: { name: 'plain', working_directory: ctx.root, command: 'bash', args: ['-c', 'true'] } })).json();
@@ -263,4 +264,52 @@ t.test('every error of the agent routes and fields', async (t) => {
   t.equal(read.statusCode, 200, 'a read token reads messages');
   assertProblem(t, await ctx.app.inject({ method: 'POST', url: `/v1/sessions/${queued.id}/continue`, payload: { prompt: 'x' }, headers: authHeader('read') }), 403, 'forbidden');
   assertProblem(t, await ctx.app.inject({ method: 'POST', url: `/v1/sessions/${queued.id}/interrupt`, headers: authHeader('read') }), 403, 'forbidden');
+});
+
+t.test('input: the prompt is the first message on stdin; each POST writes one whole user message', async (t) => {
+  const ctx = await buildFakeApp(t);
+  const res = await startAgent(ctx, { agent: { kind: 'claude', input: true }, prompt: '-starts with a dash' });
+  t.equal(res.statusCode, 201);
+  const session = res.json();
+  t.same(
+    session.args,
+    ['--print', '--verbose', '--output-format', 'stream-json', '--input-format', 'stream-json'],
+    'stream-json both ways; no prompt argument: claude reads it from stdin',
+  );
+  const spec = ctx.processes.launched.at(-1);
+  t.equal(spec?.input, true, 'launched with a stdin pipe');
+  t.same(JSON.parse(spec?.initialInput ?? 'null'), { type: 'user', message: { role: 'user', content: '-starts with a dash' }, parent_tool_use_id: null, session_id: '' }, 'the prompt as the first user message');
+  t.match(spec?.initialInput, /\n$/, 'one line');
+
+  const send = (payload: unknown, token: 'write' | 'read' = 'write') =>
+    ctx.app.inject({ method: 'POST', url: `/v1/sessions/${session.id}/input`, payload: payload as Json, headers: authHeader(token) });
+  const text = await send({ text: 'and now\nthe tests' });
+  t.equal(text.statusCode, 200);
+  t.equal(text.json().id, session.id);
+  const whole = { type: 'user', message: { role: 'user', content: [{ type: 'text', text: 'block' }] }, parent_tool_use_id: null, session_id: 'x' };
+  t.equal((await send({ message: whole })).statusCode, 200);
+  t.same(
+    ctx.processes.inputs.map((i) => i.text),
+    [
+      `${JSON.stringify({ type: 'user', message: { role: 'user', content: 'and now\nthe tests' }, parent_tool_use_id: null, session_id: '' })}\n`,
+      `${JSON.stringify(whole)}\n`,
+    ],
+    'each a single line: newlines inside are escaped',
+  );
+
+  for (const payload of [{}, { text: '' }, { text: 1 }, { message: { type: 'assistant' } }, { message: 'x' }, { text: 'a', message: whole }, { text: 'a', extra: 1 }]) {
+    assertProblem(t, await send(payload), 400, 'validation_failed');
+  }
+  assertProblem(t, await send({ message: { type: 'user', pad: 'x'.repeat(300 * 1024) } }), 413, 'payload_too_large');
+  assertProblem(t, await send({ text: 'x' }, 'read'), 403, 'forbidden');
+  t.equal(ctx.processes.inputs.length, 2, 'nothing more was written');
+
+  const plain = (await startAgent(ctx)).json();
+  assertProblem(t, await ctx.app.inject({ method: 'POST', url: `/v1/sessions/${plain.id}/input`, payload: { text: 'x' } }), 409, 'session_not_interactive');
+  assertProblem(t, await ctx.app.inject({ method: 'POST', url: '/v1/sessions/no-such-session-1/input', payload: { text: 'x' } }), 404, 'session_not_found');
+
+  await ctx.processes.exit(session.id, 0);
+  const ended = await send({ text: 'too late' });
+  assertProblem(t, ended, 409, 'session_not_running');
+  t.match(ended.json().detail, /exited/, 'says the session has ended');
 });

@@ -2,7 +2,9 @@
 // arguments and plays a scenario (the prompt, leading dashes dropped, names it): lines written as
 // given, a huge line written in chunks, pauses until a file appears, a line printed on SIGINT.
 // `@SESSION@` in a line becomes its agent session id: the resumed one for `--resume <id>`, a new
-// one for a fresh start or `--fork-session`.
+// one for a fresh start or `--fork-session`. With `--input-format stream-json` it takes no prompt
+// argument: it reads user messages from stdin, one per line, plays the scenario each names (or
+// answers `heard: <text>` in an assistant message), and exits 0 at the end of its input.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Test } from 'tap';
@@ -31,15 +33,18 @@ const { join } = require('node:path');
 
 const args = process.argv.slice(2);
 appendFileSync('claude-args.jsonl', JSON.stringify(args) + '\n');
+const interactive = args.includes('--input-format');
 const dash = args.indexOf('--');
-if (dash === -1 || dash !== args.length - 2) {
-  process.stderr.write('stand-in claude: expected "-- <prompt>" at the end\n');
+if (interactive ? dash !== -1 : dash === -1 || dash !== args.length - 2) {
+  process.stderr.write(interactive ? 'stand-in claude: no prompt argument with --input-format\n' : 'stand-in claude: expected "-- <prompt>" at the end\n');
   process.exit(2);
 }
 const resume = args.indexOf('--resume');
 const session = resume !== -1 && !args.includes('--fork-session') ? args[resume + 1] : randomUUID();
-const name = args[dash + 1].replace(/^-+/, '');
-const steps = JSON.parse(readFileSync(join(__dirname, 'scenarios', name + '.json'), 'utf8'));
+const scenario = (name) => {
+  const file = join(__dirname, 'scenarios', name.replace(/^-+/, '') + '.json');
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+};
 const write = (bytes) => {
   for (let done = 0; done < bytes.length; ) done += writeSync(1, bytes, done);
 };
@@ -50,7 +55,7 @@ const fill = (text, bytes) => {
   const piece = Buffer.from(text.repeat(Math.ceil(65536 / Buffer.byteLength(text))));
   for (let left = bytes; left > 0; left -= piece.length) write(piece.subarray(0, Math.min(piece.length, left)));
 };
-(async () => {
+const play = async (steps) => {
   for (const step of steps) {
     if ('line' in step) out(step.line + '\n');
     else if ('raw' in step) out(step.raw);
@@ -63,6 +68,23 @@ const fill = (text, bytes) => {
       while (!existsSync(step.wait)) await sleep(20);
     } else if ('sigint' in step) process.on('SIGINT', () => out(step.sigint + '\n'));
     else if ('exit' in step) process.exit(step.exit);
+  }
+};
+(async () => {
+  if (!interactive) return play(scenario(args[dash + 1]));
+  process.stdin.setEncoding('utf8');
+  let pending = '';
+  for await (const chunk of process.stdin) {
+    pending += chunk;
+    for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      const content = JSON.parse(line).message.content;
+      const text = typeof content === 'string' ? content : content.map((block) => block.text).join('');
+      const steps = scenario(text);
+      if (steps) await play(steps);
+      else out(JSON.stringify({ type: 'assistant', session_id: '@SESSION@', message: { role: 'assistant', content: [{ type: 'text', text: 'heard: ' + text }] } }) + '\n');
+    }
   }
 })();
 `;
