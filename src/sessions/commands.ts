@@ -14,15 +14,19 @@ const COMMAND_PATH = /^\/[A-Za-z0-9._+\-/]+$/;
 /** The first executable file called `name` in the absolute directories of `pathEnv`. */
 export async function findOnPath(name: string, pathEnv: string | undefined): Promise<string | null> {
   // Relative PATH entries are skipped: they would make the answer depend on a working directory.
-  for (const dir of (pathEnv ?? '').split(':').filter((d) => path.isAbsolute(d))) {
-    const candidate = path.join(dir, name);
-    const ok = await access(candidate, constants.X_OK)
-      .then(() => stat(candidate))
-      .then((s) => s.isFile())
-      .catch(() => false);
-    if (ok) return candidate;
-  }
-  return null;
+  // All entries are looked at at once (a start waits for one round of file checks, not one per
+  // entry); the first in PATH order wins, as a shell's lookup would.
+  const candidates = (pathEnv ?? '').split(':').filter((d) => path.isAbsolute(d)).map((dir) => path.join(dir, name));
+  const found = await Promise.all(
+    candidates.map((candidate) =>
+      access(candidate, constants.X_OK)
+        .then(() => stat(candidate))
+        .then((s) => s.isFile())
+        .catch(() => false),
+    ),
+  );
+  const first = found.indexOf(true);
+  return first === -1 ? null : (candidates[first] as string);
 }
 
 /**
