@@ -214,6 +214,25 @@ t.test('a process gone without exit.json (its keeper was killed) is ended with a
   t.same(await waiting, { state: 'ended', exit_code: null, exit_signal: null, ended_at: null });
 });
 
+t.test('a keeper that dies costs only its own session its exit code: its output is still logged, the other session is untouched', async (t) => {
+  const f = await fixture(t);
+  // Both sessions write a line a moment after a file appears, then exit 5.
+  const script = 'while [ ! -e go ]; do sleep 0.02; done; echo "after $1"; exit 5';
+  const lost = f.spec('bash', ['-c', script, '_', 'lost']);
+  const kept = f.spec('bash', ['-c', script, '_', 'kept']);
+  const a = await f.adapter.launch(lost) as LocalProcessHandle;
+  const b = await f.adapter.launch(kept) as LocalProcessHandle;
+  process.kill(a.keeper_pid, 'SIGKILL');
+  await eventually(async () => ((await isDead(a.keeper_pid)) ? true : undefined));
+  const endA = ended(f.adapter, a);
+  const endB = ended(f.adapter, b);
+  await fs.writeFile(path.join(f.cwd, 'go'), '');
+  t.same(await endA, { state: 'ended', exit_code: null, exit_signal: null, ended_at: null }, 'no keeper, no exit code');
+  t.match(await endB, { state: 'ended', exit_code: 5, exit_signal: null }, 'the other session keeps its exit code');
+  t.equal(await fs.readFile(lost.stdoutPath, 'utf8'), 'after lost\n', 'the orphaned session still wrote its log: nothing sits between it and the file');
+  t.equal(await fs.readFile(kept.stdoutPath, 'utf8'), 'after kept\n');
+});
+
 t.test('watch: an end is heard within a second, from exit.json, without any read', async (t) => {
   // A safety poll far longer than the test: only inotify on the state folder can be this quick.
   const adapter = createLocalProcessAdapter({ pollIntervalMs: 60_000 });
