@@ -12,6 +12,9 @@ const ADDED_FIELDS: Partial<SessionRecord> = {
   queued_at: null,
   parent_id: null,
   agent: null,
+  runtime: 'local',
+  image: null,
+  limits: null,
 };
 
 /** Fills the missing v1.1 fields of a parsed record (in place); leaves anything else to validation. */

@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { SESSION_ID_MAX, SESSION_ID_PATTERN } from './common.js';
 import { AgentOptionsSchema } from './agent.js';
+import { ContainerLimitsSchema, ImageSchema, NetworkSchema, RuntimeNameSchema } from './runtime.js';
 import { LabelSelectorSchema, LabelsSchema } from './labels.js';
 import { SessionStatusSchema } from './session.js';
 
@@ -78,6 +79,10 @@ export const StartSessionBodySchema = Type.Object(
     ),
     priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100, default: 0, description: 'orders the queue: higher first, then arrival' })),
     agent: Type.Optional(AgentOptionsSchema),
+    runtime: Type.Optional(RuntimeNameSchema),
+    image: Type.Optional(ImageSchema),
+    limits: Type.Optional(ContainerLimitsSchema),
+    network: Type.Optional(NetworkSchema),
   },
   { $id: 'StartSessionBody', additionalProperties: false },
 );

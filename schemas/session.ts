@@ -1,6 +1,7 @@
 // The session resource, its status, its immutable metadata and the record the store keeps.
 import { Type, type Static } from '@sinclair/typebox';
 import { AgentOptionsSchema, AgentSummarySchema } from './agent.js';
+import { NetworkSchema, RuntimeNameSchema } from './runtime.js';
 import { Nullable, Timestamp } from './common.js';
 import { LabelsSchema } from './labels.js';
 import './value-registry.js';
@@ -37,6 +38,17 @@ export const TERMINAL_STATUSES: readonly SessionStatus[] = [
 ];
 
 export const isTerminalStatus = (status: SessionStatus) => TERMINAL_STATUSES.includes(status);
+
+/** The limits in force for a container session (null: none of that kind). */
+export const SessionLimitsSchema = Type.Object(
+  {
+    memory_bytes: Nullable(Type.Integer({ minimum: 1 })),
+    cpus: Nullable(Type.Number({ exclusiveMinimum: 0 })),
+    pids: Nullable(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false, description: 'resource limits in force for a docker session' },
+);
+export type SessionLimits = Static<typeof SessionLimitsSchema>;
 
 export const SessionSchema = Type.Object(
   {
@@ -78,6 +90,9 @@ export const SessionSchema = Type.Object(
     ),
     parent_id: Nullable(Type.String({ description: 'the session this one continues (POST .../continue), or null' })),
     agent: Nullable(AgentSummarySchema),
+    runtime: RuntimeNameSchema,
+    image: Nullable(Type.String({ description: 'the container image of a docker session; null for a local one' })),
+    limits: Nullable(SessionLimitsSchema),
   },
   { $id: 'Session', additionalProperties: false },
 );
@@ -119,6 +134,8 @@ export const SessionRecordSchema = Type.Composite([
     idempotency: Type.Optional(Nullable(Type.Object({ key: Type.String(), request: Type.String() }))),
     /** The start's `agent` option as given (defaults filled), or null for a plain session. */
     agent_options: Type.Optional(Nullable(AgentOptionsSchema)),
+    /** A docker session's network (`none` or `bridge`); null for a local one. */
+    network: Type.Optional(Nullable(NetworkSchema)),
   }),
 ]);
 export type SessionRecord = Static<typeof SessionRecordSchema>;

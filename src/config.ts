@@ -2,6 +2,7 @@
 // The only module that reads process.env (the child environment is filtered here, once).
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { RUNTIMES, type RuntimeName } from '../schemas/runtime.js';
 import type { Containment } from './process/cgroup.js';
 import { parseRunAs, type RunAs } from './process/run-as.js';
 
@@ -64,6 +65,16 @@ export interface Config {
   runAs: RunAs | null;
   /** How a session is held together: `auto` picks a cgroup where the host allows one. */
   containment: 'auto' | Containment;
+  /** SESSIOND_RUNTIMES: where sessions may run. */
+  runtimes: RuntimeName[];
+  /** SESSIOND_DEFAULT_RUNTIME: where a start that names no runtime runs. */
+  defaultRuntime: RuntimeName;
+  /** SESSIOND_DOCKER_HOST: the Docker Engine's API. */
+  dockerHost: string;
+  /** SESSIOND_DOCKER_IMAGES: the images container sessions may use; the first is the default. */
+  dockerImages: string[];
+  /** Limits of a container session that sets none (SESSIOND_DEFAULT_MEMORY_BYTES, _CPUS, _PIDS); null: none. */
+  defaultLimits: { memory_bytes: number | null; cpus: number | null; pids: number | null };
 }
 
 export class ConfigError extends Error {
@@ -265,6 +276,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     requestTimeoutMs: integer(env, 'SESSIOND_REQUEST_TIMEOUT_MS', 20000, 1000, 30000),
     runAs: loadRunAs(env),
     containment: containment as Config['containment'],
+    ...loadRuntimes(env),
+  };
+}
+
+/** The runtimes settings: which are offered, the default, and the Docker runtime's engine, images and default limits. */
+function loadRuntimes(env: NodeJS.ProcessEnv): Pick<Config, 'runtimes' | 'defaultRuntime' | 'dockerHost' | 'dockerImages' | 'defaultLimits'> {
+  const runtimes = list(env.SESSIOND_RUNTIMES ?? 'local');
+  for (const runtime of runtimes) {
+    if (!(RUNTIMES as readonly string[]).includes(runtime)) throw new ConfigError(`SESSIOND_RUNTIMES: "${runtime}" is not one of ${RUNTIMES.join(', ')}`);
+  }
+  if (runtimes.length === 0) throw new ConfigError('SESSIOND_RUNTIMES names no runtime');
+  const defaultRuntime = oneOf(env, 'SESSIOND_DEFAULT_RUNTIME', RUNTIMES, 'local');
+  if (!runtimes.includes(defaultRuntime)) throw new ConfigError(`SESSIOND_DEFAULT_RUNTIME ${defaultRuntime} is not in SESSIOND_RUNTIMES (${runtimes.join(', ')})`);
+  const dockerHost = (env.SESSIOND_DOCKER_HOST ?? '').trim() || 'unix:///var/run/docker.sock';
+  if (!/^(unix:\/\/\/|tcp:\/\/|http:\/\/)/.test(dockerHost)) throw new ConfigError(`SESSIOND_DOCKER_HOST must be unix:///path or tcp://host:port, got "${dockerHost}"`);
+  const dockerImages = list(env.SESSIOND_DOCKER_IMAGES);
+  for (const image of dockerImages) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$/.test(image)) throw new ConfigError(`SESSIOND_DOCKER_IMAGES: "${image}" is not an image reference`);
+  }
+  if (runtimes.includes('docker') && dockerImages.length === 0) throw new ConfigError('SESSIOND_RUNTIMES offers docker but SESSIOND_DOCKER_IMAGES names no image');
+  const cpusRaw = (env.SESSIOND_DEFAULT_CPUS ?? '').trim();
+  if (cpusRaw !== '' && !(/^\d+(\.\d+)?$/.test(cpusRaw) && Number(cpusRaw) > 0 && Number(cpusRaw) <= 1024)) {
+    throw new ConfigError(`SESSIOND_DEFAULT_CPUS must be a number of cores above 0, got "${cpusRaw}"`);
+  }
+  const memory = integer(env, 'SESSIOND_DEFAULT_MEMORY_BYTES', 0, 0, 2 ** 50);
+  const pids = integer(env, 'SESSIOND_DEFAULT_PIDS', 0, 0, 4194304);
+  return {
+    runtimes: runtimes as RuntimeName[],
+    defaultRuntime,
+    dockerHost,
+    dockerImages,
+    defaultLimits: { memory_bytes: memory || null, cpus: cpusRaw === '' ? null : Number(cpusRaw), pids: pids || null },
   };
 }
 

@@ -1,6 +1,7 @@
 // The ProcessAdapter port: the only way the service starts, inspects, signals and waits for processes.
 // Shaped after jupyter_client's provisioner: a small Popen-like interface, so a cluster backend
 // (Kubernetes pods) can plug in beside the local one without the manager knowing.
+import type { NetworkName, RuntimeName } from '../../schemas/runtime.js';
 import type { ProcessHandle } from '../../schemas/session.js';
 import type { Containment } from './cgroup.js';
 
@@ -22,6 +23,29 @@ export interface LaunchSpec {
   input?: boolean;
   /** With `input`: the first bytes of stdin, in the pipe before the process starts (an agent's first message; at most 256 KiB). */
   initialInput?: string;
+  /** Which runtime runs it (the runtime router dispatches on it). Default `local`. */
+  runtime?: RuntimeName;
+  /** A container session's image, limits and mounts; unset fields take the runtime's defaults. */
+  container?: ContainerOptions;
+}
+
+export interface ContainerLimits {
+  memoryBytes?: number | null;
+  cpus?: number | null;
+  pids?: number | null;
+}
+
+export type ContainerNetwork = NetworkName;
+
+/** What a container session asks of its container besides the LaunchSpec. */
+export interface ContainerOptions {
+  image?: string;
+  limits?: ContainerLimits;
+  network?: ContainerNetwork;
+  /** The working directory is mounted read-write only when true (repository_write_allowed). Default false. */
+  cwdWritable?: boolean;
+  /** More host folders mounted at the same path (runtime_write_root, say). */
+  mounts?: Array<{ path: string; readOnly: boolean }>;
 }
 
 /** What became of a `writeInput`: all of it reached the session's stdin, or why nothing did. */

@@ -1,8 +1,10 @@
 // Admission: what a start request must pass before any record is written: a printable name, an
-// allowed command resolved on PATH, working directories inside the roots, the claude arguments.
+// allowed command resolved on PATH, working directories inside the roots, the claude arguments,
+// and where it runs (the runtime, and a container's image, limits and network).
 import type { StartSessionBody } from '../../schemas/requests.js';
-import type { SessionRecord } from '../../schemas/session.js';
-import { buildArgs, checkAgentRequest, resolveAllowedCommand, type Resume } from './commands.js';
+import type { NetworkName, RuntimeName } from '../../schemas/runtime.js';
+import type { SessionLimits, SessionRecord } from '../../schemas/session.js';
+import { allowedByName, buildArgs, checkAgentRequest, resolveAllowedCommand, type Resume } from './commands.js';
 import { SessionError } from './errors.js';
 import { resolveInsideRoots } from './paths.js';
 
@@ -11,10 +13,22 @@ export interface AdmissionConfig {
   workspaceRoots: string[];
   defaultCommand: string;
   childEnv: Record<string, string>;
+  runtimes: RuntimeName[];
+  defaultRuntime: RuntimeName;
+  dockerImages: string[];
+  defaultLimits: SessionLimits;
+}
+
+/** Where a session runs; image, limits and network only for a container. */
+export interface RuntimePlan {
+  runtime: RuntimeName;
+  image: string | null;
+  limits: SessionLimits | null;
+  network: NetworkName | null;
 }
 
 /** A start request checked and resolved: everything a launch needs. */
-export interface LaunchPlan {
+export interface LaunchPlan extends RuntimePlan {
   command: string;
   /** The absolute path the command resolved to. */
   executable: string;
@@ -30,11 +44,49 @@ export async function admit(body: StartSessionBody, config: AdmissionConfig, res
   }
   const command = body.command ?? config.defaultCommand;
   checkAgentRequest(command, body);
-  const executable = await resolveAllowedCommand(command, config.allowedCommands, config.childEnv.PATH);
+  const where = runtimePlan(body, config);
+  const executable = await resolveCommand(command, where.runtime, config);
   const roots = config.workspaceRoots;
   const workingDirectory = await resolveInsideRoots('working_directory', body.working_directory, roots);
   const runtimeWriteRoot = body.runtime_write_root ? await resolveInsideRoots('runtime_write_root', body.runtime_write_root, roots) : null;
-  return { command, executable, args: buildArgs(command, body, resume), workingDirectory, runtimeWriteRoot };
+  return { command, executable, args: buildArgs(command, body, resume), workingDirectory, runtimeWriteRoot, ...where };
+}
+
+/** The runtime, and for a container its image (from the allow-list), limits and network. */
+export function runtimePlan(body: Pick<StartSessionBody, 'runtime' | 'image' | 'limits' | 'network'>, config: AdmissionConfig): RuntimePlan {
+  const runtime = body.runtime ?? config.defaultRuntime;
+  if (!config.runtimes.includes(runtime)) {
+    throw new SessionError('validation_failed', `runtime ${runtime} is not offered by this service (SESSIOND_RUNTIMES: ${config.runtimes.join(', ')})`);
+  }
+  if (runtime === 'local') {
+    if (body.limits !== undefined) throw new SessionError('limits_unsupported', 'the local runtime cannot enforce limits: ask for runtime docker, or leave limits out');
+    if (body.image !== undefined || body.network !== undefined) {
+      throw new SessionError('validation_failed', 'image and network are for container sessions (runtime docker)');
+    }
+    return { runtime, image: null, limits: null, network: null };
+  }
+  const image = body.image ?? config.dockerImages[0];
+  if (image === undefined || !config.dockerImages.includes(image)) {
+    throw new SessionError('image_not_allowed', `image ${image ?? '(none)'} is not in SESSIOND_DOCKER_IMAGES`);
+  }
+  const defaults = config.defaultLimits;
+  const limits: SessionLimits = {
+    memory_bytes: body.limits?.memory_bytes ?? defaults.memory_bytes,
+    cpus: body.limits?.cpus ?? defaults.cpus,
+    pids: body.limits?.pids ?? defaults.pids,
+  };
+  return { runtime, image, limits, network: body.network ?? 'none' };
+}
+
+/**
+ * The program to run. On the host: resolved on the sessions' PATH now (what runs is what was
+ * checked). In a container: checked against the allow-list by name here and found on the
+ * container's own PATH at launch (the host's files say nothing about the image's).
+ */
+async function resolveCommand(command: string, runtime: RuntimeName, config: AdmissionConfig): Promise<string> {
+  if (runtime === 'local') return resolveAllowedCommand(command, config.allowedCommands, config.childEnv.PATH);
+  allowedByName(command, config.allowedCommands);
+  return command;
 }
 
 /**
@@ -42,9 +94,24 @@ export async function admit(body: StartSessionBody, config: AdmissionConfig, res
  * allowed and resolve, the directories must still be inside the roots.
  */
 export async function replan(record: SessionRecord, config: AdmissionConfig): Promise<LaunchPlan> {
-  const executable = await resolveAllowedCommand(record.command, config.allowedCommands, config.childEnv.PATH);
+  const runtime = record.runtime ?? 'local';
+  if (!config.runtimes.includes(runtime)) throw new SessionError('validation_failed', `runtime ${runtime} is no longer offered by this service`);
+  if (record.image !== null && !config.dockerImages.includes(record.image)) {
+    throw new SessionError('image_not_allowed', `image ${record.image} is no longer in SESSIOND_DOCKER_IMAGES`);
+  }
+  const executable = await resolveCommand(record.command, runtime, config);
   const roots = config.workspaceRoots;
   const workingDirectory = await resolveInsideRoots('working_directory', record.working_directory, roots);
   const runtimeWriteRoot = record.runtime_write_root ? await resolveInsideRoots('runtime_write_root', record.runtime_write_root, roots) : null;
-  return { command: record.command, executable, args: record.args, workingDirectory, runtimeWriteRoot };
+  return {
+    command: record.command,
+    executable,
+    args: record.args,
+    workingDirectory,
+    runtimeWriteRoot,
+    runtime,
+    image: record.image,
+    limits: record.limits,
+    network: record.network ?? null,
+  };
 }

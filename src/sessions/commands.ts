@@ -50,6 +50,20 @@ export async function resolveAllowedCommand(command: string, allowed: string[], 
   throw new SessionError('command_not_allowed', `command ${command} is not in SESSIOND_ALLOWED_COMMANDS`);
 }
 
+/**
+ * A container session's command, checked by name against SESSIOND_ALLOWED_COMMANDS (the image's
+ * files are not the host's: it is looked up on the container's PATH at launch). Throws command_not_allowed.
+ */
+export function allowedByName(command: string, allowed: string[]): void {
+  const isName = COMMAND_NAME.test(command);
+  const isPath = COMMAND_PATH.test(command) && path.normalize(command) === command;
+  if (!isName && !isPath) {
+    throw new SessionError('command_not_allowed', 'command must be a bare program name or a normalised absolute path, with no shell syntax');
+  }
+  const named = allowed.includes('*') || allowed.includes(command);
+  if (!named) throw new SessionError('command_not_allowed', `command ${command} is not in SESSIOND_ALLOWED_COMMANDS`);
+}
+
 /** What a continued session resumes: the parent's agent session id, and whether to fork it. */
 export interface Resume {
   sessionId: string;

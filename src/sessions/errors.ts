@@ -28,6 +28,10 @@ export const ERRORS = {
   session_not_interactive: { status: 409, title: 'Session not interactive' },
   /** The session does not read its stdin: the pipe stayed full for 5 s and nothing was written. */
   input_busy: { status: 409, title: 'Input busy' },
+  /** A container session asked for an image not in SESSIOND_DOCKER_IMAGES. */
+  image_not_allowed: { status: 403, title: 'Image not allowed' },
+  /** Resource limits were asked of the local runtime, which cannot enforce them. */
+  limits_unsupported: { status: 400, title: 'Limits unsupported' },
   /** A log path is no longer a regular file the service can serve (a session replaced it). */
   idempotency_conflict: { status: 409, title: 'Idempotency conflict' },
   /** A log's path no longer names the file the service created (a link, a hard link, a folder...): refused, not read. */

@@ -63,6 +63,10 @@ export function newRecord(
     parent_id: options.parentId ?? null,
     // A summary from the start when stdout is parsed (its fields null until known); else none.
     agent: agentOptions?.stream_json ? emptySummary() : null,
+    runtime: plan.runtime,
+    image: plan.image,
+    limits: plan.limits,
+    network: plan.network,
     handle: null,
     stop_requested_at: null,
     idempotency,

@@ -12,6 +12,7 @@ import { KeyedLock } from '../keyed-lock.js';
 import { DEFAULT_MAX_REPORT_BYTES } from '../config.js';
 import { admit, replan, type AdmissionConfig, type LaunchPlan } from './admission.js';
 import { initialInput, type Resume } from './commands.js';
+import { containerOptions } from './container-options.js';
 import { AGENT_INPUT_MAX_BYTES, inputLine } from '../agent/input-message.js';
 import type { AgentInputBody } from '../../schemas/agent.js';
 import { SessionError, sessionNotFound, storeFailure } from './errors.js';
@@ -224,6 +225,8 @@ export class SessionService {
         stateDir: location.stateDir,
         input: record.agent_options?.input === true,
         initialInput: initialInput(record.agent_options, prompt),
+        runtime: record.runtime,
+        ...(record.runtime === 'docker' ? { container: containerOptions(record) } : {}),
       });
       return await supervisor.launched(record.id, { kind: 'launched', handle, pid: handle.pid ?? null });
     } catch (err) {

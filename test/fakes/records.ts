@@ -42,6 +42,9 @@ export function makeRecord(overrides: Partial<SessionRecord> = {}): SessionRecor
     queued_at: null,
     parent_id: null,
     agent: null,
+    runtime: 'local',
+    image: null,
+    limits: null,
     ...overrides,
   };
 }
