@@ -719,11 +719,13 @@ int main(int argc, char **argv) {
    */
   kill(-pid, SIGKILL);
   if (s.cgroup_version) empty_and_remove_cgroup(s.cgroup_dir, s.cgroup_version);
-  record_exit(&s, status);
   if (stdin_hold >= 0) {
+    /* Before the end is recorded: once a reader sees exit.json, input finds no pipe (ENOENT). */
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/stdin", s.state_dir);
-    unlink(path); /* an ended session takes no input: a writer gets ENOENT */
+    unlink(path);
+    close(stdin_hold);
   }
+  record_exit(&s, status);
   return 0;
 }

@@ -73,6 +73,7 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
   };
 
   let onEnded: ((sessionId: string, state: Ended) => unknown) | null = null;
+  const byStateDir = new Map<string, FakeHandle>();
   const tracked = new Set<string>();
 
   /** Tells the watcher, and resolves once it has handled the end (the supervisor's write included). */
@@ -123,6 +124,7 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
       const pid = 10000 + adapter.launched.length;
       processes.set(spec.sessionId, { pid, state: { state: 'running' }, ignoresTerm: false, input: spec.input === true, onEnd: new Set() });
       const handle: FakeHandle = { pid, fake_id: spec.sessionId };
+      byStateDir.set(spec.stateDir, handle);
       return handle;
     },
 
@@ -168,9 +170,10 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
       tracked.delete(sessionId);
     },
 
-    async recover(): Promise<ProcessHandle | null> {
-      // Fake processes never outlive the test's adapter: nothing to adopt.
-      return null;
+    async recover(stateDir: string): Promise<ProcessHandle | null> {
+      // What a launch with this state folder made, while this adapter lives (a fake "restart"
+      // keeps the same adapter): adopted as the real adapters adopt from their files.
+      return byStateDir.get(stateDir) ?? null;
     },
 
     containment() {
@@ -188,7 +191,10 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
     async signal(handle: ProcessHandle, signal: 'SIGINT' | 'SIGTERM'): Promise<boolean> {
       const proc = find(handle);
       if (!proc || proc.state.state === 'ended') return false;
-      adapter.signals.push({ sessionId: (handle as FakeHandle).fake_id, signal });
+      const sessionId = (handle as FakeHandle).fake_id;
+      adapter.signals.push({ sessionId, signal });
+      // SIGTERM's default action ends a process; SIGINT is taken as an agent takes it (it goes on).
+      if (signal === 'SIGTERM' && !proc.ignoresTerm) void end(sessionId, proc, null, 'SIGTERM');
       return true;
     },
 
