@@ -136,4 +136,10 @@ export interface ProcessAdapter {
    * before a byte was written. Never writes part of `bytes` and gives up.
    */
   writeInput(handle: ProcessHandle, bytes: Buffer): Promise<WriteOutcome>;
+
+  /**
+   * Called when an ended session is deleted: frees what the runtime keeps for it besides its
+   * files (a container). Releasing what is already gone is a no-op. Local processes: nothing.
+   */
+  release(handle: ProcessHandle): Promise<void>;
 }

@@ -597,6 +597,10 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       return h ? signalGroup(h, signal) : false;
     },
 
+    async release(): Promise<void> {
+      // A local session leaves nothing but its files (the keeper is gone, its cgroup removed).
+    },
+
     async writeInput(handle: ProcessHandle, bytes: Buffer): Promise<WriteOutcome> {
       const h = asLocal(handle);
       if (!h) return 'ended';

@@ -65,5 +65,8 @@ export function createRuntimeRouter(adapters: RuntimeAdapters): ProcessAdapter {
     writeInput(handle, bytes): Promise<WriteOutcome> {
       return forHandle(handle)?.writeInput(handle, bytes) ?? Promise.resolve('ended');
     },
+    release(handle) {
+      return forHandle(handle)?.release(handle) ?? Promise.resolve();
+    },
   };
 }

@@ -417,6 +417,11 @@ export class SessionService {
     if (last) {
       this.idempotency.remove(last);
       await supervisor.deleted(last);
+      // The runtime's own leftovers (a container) go with the session. A failure here costs an
+      // idle leftover, not the delete: it is logged, and the runtime can find it by its label.
+      if (last.handle) {
+        await this.options.processes.release(last.handle).catch((err: unknown) => this.options.log.warn({ err, id }, 'could not release the session’s runtime resources'));
+      }
     }
     this.options.log.info({ id }, 'session deleted');
   }

@@ -21,6 +21,8 @@ export interface FakeProcessAdapter extends ProcessAdapter {
   readonly launched: LaunchSpec[];
   /** Every signal terminate or signal "sent", in order. */
   readonly signals: Array<{ sessionId: string; signal: string }>;
+  /** The sessions whose handles were released (deleted), in order. */
+  readonly released: string[];
   /** Everything writeInput took, in order, as text. */
   readonly inputs: Array<{ sessionId: string; text: string }>;
   /** How many times inspect was called (reads must not call it). */
@@ -111,6 +113,7 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
     launched: [],
     signals: [],
     inputs: [],
+    released: [],
     inspections: 0,
     failNextLaunch: null,
 
@@ -196,6 +199,11 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
       // SIGTERM's default action ends a process; SIGINT is taken as an agent takes it (it goes on).
       if (signal === 'SIGTERM' && !proc.ignoresTerm) void end(sessionId, proc, null, 'SIGTERM');
       return true;
+    },
+
+    async release(handle: ProcessHandle): Promise<void> {
+      const id = (handle as Partial<FakeHandle>).fake_id;
+      if (typeof id === 'string') adapter.released.push(id);
     },
 
     async writeInput(handle: ProcessHandle, bytes: Buffer): Promise<WriteOutcome> {

@@ -75,3 +75,13 @@ t.test('configuration: docker offered without an image, a default runtime not of
   t.throws(() => loadConfig({ SESSIOND_DEFAULT_CPUS: 'lots' }), /SESSIOND_DEFAULT_CPUS/);
   t.match(loadConfig({}), { runtimes: ['local'], defaultRuntime: 'local', dockerHost: 'unix:///var/run/docker.sock', dockerImages: [], defaultLimits: { memory_bytes: null, cpus: null, pids: null } });
 });
+
+t.test('delete releases what the runtime keeps for the session (a container), once it has ended', async (t) => {
+  const ctx = await buildFakeApp(t, { env: DOCKER_ENV });
+  const session = (await ctx.app.inject({ method: 'POST', url: '/v1/sessions', payload: { name: 'boxed', working_directory: ctx.root, command: 'sh', runtime: 'docker' } })).json();
+  assertProblem(t, await ctx.app.inject({ method: 'DELETE', url: `/v1/sessions/${session.id}` }), 409, 'session_running');
+  t.same(ctx.processes.released, [], 'nothing released while it runs');
+  await ctx.processes.exit(session.id, 0);
+  t.equal((await ctx.app.inject({ method: 'DELETE', url: `/v1/sessions/${session.id}` })).statusCode, 204);
+  t.same(ctx.processes.released, [session.id], 'released with the delete');
+});
