@@ -11,6 +11,7 @@ import { MetadataSchema, SessionRecordSchema, type Metadata, type SessionRecord 
 import { errnoCode, fsyncDir, writeFileAtomic } from './atomic-write.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { frozenCopy } from './frozen.js';
+import { ListIndex, type ListPosition } from './list-index.js';
 import { StoreError } from './errors.js';
 import type { LogLocation, LogStat, LogStreamName, SessionStore } from './store.js';
 
@@ -55,6 +56,8 @@ const LOG_READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstan
 export class FsStore implements SessionStore {
   private readonly sessionsDir: string;
   private readonly index = new Map<string, SessionRecord>();
+  /** The same records in listing order, kept beside the map on every change. */
+  private readonly order = new ListIndex();
   /** Ids whose folder exists but whose session.json could not be read at init. */
   private readonly damaged = new Set<string>();
   /** Writes to one session (and probes) run one at a time, so they never interleave. */
@@ -76,6 +79,7 @@ export class FsStore implements SessionStore {
       throw ioError(err, `cannot open the sessions folder ${this.sessionsDir}`);
     }
     this.index.clear();
+    this.order.rebuild([]);
     this.damaged.clear();
     // One at a time: init runs once, and a burst of thousands of open files helps nobody.
     for (const name of names) {
@@ -83,6 +87,7 @@ export class FsStore implements SessionStore {
       else if (isValidSessionId(name)) await this.load(name);
       else this.log.warn({ entry: name }, 'ignoring an entry of the sessions folder that is not a session');
     }
+    this.order.rebuild(this.index.values());
     this.log.info({ sessions: this.index.size, damaged: this.damaged.size }, 'session store loaded');
   }
 
@@ -129,7 +134,7 @@ export class FsStore implements SessionStore {
         throw ioError(err, `cannot create session ${id}`);
       }
       // The session is complete on disk from here on, so the index says so even if the fsync fails.
-      this.index.set(id, copy);
+      this.setIndexed(copy);
       await fsyncDir(this.sessionsDir).catch((err: unknown) => {
         throw ioError(err, `cannot sync the sessions folder after creating ${id}`);
       });
@@ -160,7 +165,7 @@ export class FsStore implements SessionStore {
         }
         throw ioError(err, `cannot write session ${id}`);
       }
-      this.index.set(id, copy);
+      this.setIndexed(copy);
       // A damaged record overwritten with a good one is healed.
       this.damaged.delete(id);
     });
@@ -168,6 +173,10 @@ export class FsStore implements SessionStore {
 
   async list(): Promise<SessionRecord[]> {
     return Array.from(this.index.values());
+  }
+
+  ordered(after?: ListPosition): Iterable<SessionRecord> {
+    return this.order.newestFirst(after);
   }
 
   async getMetadata(id: string): Promise<Metadata | undefined> {
@@ -398,7 +407,14 @@ export class FsStore implements SessionStore {
     return join(this.sessionDir(id), LOG_FILES[stream]);
   }
 
+  private setIndexed(record: SessionRecord): void {
+    this.order.set(record, this.index.get(record.id));
+    this.index.set(record.id, record);
+  }
+
   private forget(id: string): void {
+    const record = this.index.get(id);
+    if (record) this.order.delete(record);
     this.index.delete(id);
     this.damaged.delete(id);
   }

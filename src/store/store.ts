@@ -2,6 +2,7 @@
 import type { Readable } from 'node:stream';
 import type { Metadata, SessionRecord } from '../../schemas/session.js';
 import type { LogStreamName } from '../../schemas/requests.js';
+import type { ListPosition } from './list-index.js';
 
 export type { LogStreamName };
 
@@ -40,6 +41,12 @@ export interface SessionStore {
   put(record: SessionRecord): Promise<void>;
   /** Every readable record (frozen), in no particular order, from the index (no disk read, no copy). */
   list(): Promise<SessionRecord[]>;
+  /**
+   * The records (frozen) in listing order, newest started_at first then id, from just after
+   * `after` when given: O(log n) to the first, O(1) per next, from a sorted index kept on every
+   * write. Lazy: consume it synchronously, before the next write.
+   */
+  ordered(after?: ListPosition): Iterable<SessionRecord>;
   getMetadata(id: string): Promise<Metadata | undefined>;
   /** True when the session's folder exists but its record could not be read (it is left out of list). */
   isDamaged(id: string): boolean;

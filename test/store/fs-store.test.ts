@@ -49,6 +49,7 @@ t.test('a second store on the same folder loads the index at init', async (t) =>
 
   const second = await openStore(dataDir);
   t.same(byId(await second.list()), byId(await first.list()), 'same records');
+  t.same(Array.from(second.ordered(), (r) => r.id), Array.from(first.ordered(), (r) => r.id), 'in the same listing order');
   t.equal((await second.get(DEMO_ID))?.status, 'stopped', 'the put is on disk');
   t.same(await second.getMetadata('other-abc124-xyz'), makeMetadata({ id: 'other-abc124-xyz' }));
   t.equal(second.damagedCount(), 0);
@@ -74,6 +75,7 @@ t.test('damaged session.json files are skipped with a warning and counted', asyn
   const log = recordingLog();
   const second = await openStore(dataDir, log);
   t.same(await second.list(), [makeRecord({ id: good })], 'only the good session lists');
+  t.same(Array.from(second.ordered()), [makeRecord({ id: good })], 'and only it is in the listing order');
   t.equal(second.damagedCount(), 4, 'the damaged ones are counted');
   t.same(log.warnings.map((w) => w.obj.id).sort(), [truncated, wrongShape, wrongId, badStatus].sort(), 'one warning per damaged session, with its id');
   t.ok(log.warnings.every((w) => w.obj.err instanceof Error), 'each warning says why');
