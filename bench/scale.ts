@@ -25,7 +25,7 @@ const RESTARTS = 2;
 const PROMPT = 'Summarise the repository, list its open questions and propose next steps. '.repeat(Math.ceil(ARG_BYTES / 75)).slice(0, ARG_BYTES);
 
 /** Writes `n` ended sessions under `dataDir`, the store's layout, without fsyncs. Returns the bytes of one session.json. */
-async function seed(dataDir: string, n: number): Promise<number> {
+export async function seed(dataDir: string, n: number): Promise<number> {
   const sessions = path.join(dataDir, 'sessions');
   await fs.mkdir(sessions, { recursive: true, mode: 0o700 });
   const newest = Date.now() - 60_000;

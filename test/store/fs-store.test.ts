@@ -107,6 +107,23 @@ t.test('leftover temporary folders are removed at init and never listed', async 
   t.equal(store.damagedCount(), 0);
 });
 
+t.test('unfinished record writes of a crashed service are removed after init, and never block a write', async (t) => {
+  const dataDir = join(await tempRoot(t), 'data');
+  const first = await openStore(dataDir);
+  await first.create(makeRecord(), makeMetadata());
+  const folder = join(dataDir, 'sessions', DEMO_ID);
+  // writeFileAtomic's temporary name, as a kill -9 between write and rename leaves it.
+  const leftover = join(folder, '.session.json.999999.0123456789ab.tmp');
+  await writeFile(leftover, '{"half":');
+
+  const second = await openStore(dataDir);
+  t.equal((await second.get(DEMO_ID))?.id, DEMO_ID, 'the record loads at init');
+  await second.put(makeRecord({ status: 'exited', exit_code: 0 }));
+  await second.close();
+  t.same((await readdir(folder)).sort(), SESSION_FILES, 'close waited for the sweep: the leftover is gone');
+  t.equal((await openStore(dataDir).then((s) => s.get(DEMO_ID)))?.status, 'exited', 'and the put beside it stands');
+});
+
 t.test('a session folder holds exactly its four files, even after many puts', async (t) => {
   const root = await tempRoot(t);
   const dataDir = join(root, 'data');
