@@ -329,7 +329,8 @@ export class SessionService {
    */
   async list(query: ListSessionsQuery): Promise<{ items: Session[]; next_cursor: string | null }> {
     const { supervisor } = this.options;
-    const source = supervisor.unwrittenCount === 0 ? (after: Parameters<SessionStore['ordered']>[0]) => this.store.ordered(after) : sortedSource(await supervisor.currentAll());
+    const { store } = this;
+    const source = supervisor.unwrittenCount === 0 ? { newestFirst: store.ordered.bind(store), count: store.orderedCount.bind(store) } : sortedSource(await supervisor.currentAll());
     const page = listPage(source, query);
     return { items: page.items.map((r) => supervisor.view(r)), next_cursor: page.next_cursor };
   }

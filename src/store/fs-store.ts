@@ -11,7 +11,7 @@ import { MetadataSchema, SessionRecordSchema, type Metadata, type SessionRecord 
 import { errnoCode, fsyncDir, writeFileAtomic } from './atomic-write.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { deepFreeze, frozenCopy } from './frozen.js';
-import { ListIndex, type ListPosition } from './list-index.js';
+import { SessionListIndex, type ListKey, type ListPosition } from './list-index.js';
 import { StoreError } from './errors.js';
 import type { LogLocation, LogStat, LogStreamName, SessionStore } from './store.js';
 
@@ -57,7 +57,7 @@ export class FsStore implements SessionStore {
   private readonly sessionsDir: string;
   private readonly index = new Map<string, SessionRecord>();
   /** The same records in listing order, kept beside the map on every change. */
-  private readonly order = new ListIndex();
+  private readonly order = new SessionListIndex();
   /** Ids whose folder exists but whose session.json could not be read at init. */
   private readonly damaged = new Set<string>();
   /** Writes to one session (and probes) run one at a time, so they never interleave. */
@@ -186,8 +186,12 @@ export class FsStore implements SessionStore {
     return Array.from(this.index.values());
   }
 
-  ordered(after?: ListPosition): Iterable<SessionRecord> {
-    return this.order.newestFirst(after);
+  ordered(after?: ListPosition, key?: ListKey): Iterable<SessionRecord> {
+    return this.order.newestFirst(after, key);
+  }
+
+  orderedCount(key?: ListKey): number {
+    return this.order.count(key);
   }
 
   async getMetadata(id: string): Promise<Metadata | undefined> {

@@ -1,6 +1,8 @@
 // The listing order kept sorted: a page is a binary search to its cursor and a walk that stops
 // after the page, never a sort of every record per request. Newest started_at first, the id
-// breaking ties (the v1 order); kept oldest-first inside, so a new session is an append.
+// breaking ties (the v1 order); kept oldest-first inside, so a new session is an append. The
+// same order per filter value (status, executive, mission, assignment, label) lets a filtered
+// page walk only the records its most selective filter names.
 import type { SessionRecord } from '../../schemas/session.js';
 
 /** Where a record stands in a listing (what a cursor carries). */
@@ -69,5 +71,92 @@ export class ListIndex {
     const at = this.lowerBound(position);
     const found = this.entries[at];
     return found && found.id === position.id && found.started_at === position.started_at ? at : -1;
+  }
+}
+
+/** A filter the index keeps an order of its own for: `status`, `executive`, `mission_id`, `assignment_id`, `label` (`key=value`). */
+export type ListField = 'status' | 'executive' | 'mission_id' | 'assignment_id' | 'label';
+export type ListKey = string;
+
+export const listKey = (field: ListField, value: string): ListKey => `${field}\u0000${value}`;
+
+/** The keys a record is listed under (besides the whole listing). */
+function keysOf(record: SessionRecord): ListKey[] {
+  const keys = [listKey('status', record.status)];
+  if (typeof record.executive === 'string') keys.push(listKey('executive', record.executive));
+  if (typeof record.mission_id === 'string') keys.push(listKey('mission_id', record.mission_id));
+  if (typeof record.assignment_id === 'string') keys.push(listKey('assignment_id', record.assignment_id));
+  for (const [key, value] of Object.entries(record.labels ?? {})) keys.push(listKey('label', `${key}=${value}`));
+  return keys;
+}
+
+/**
+ * The whole listing order plus one order per filter value (secondary indexes), so a filtered page
+ * walks only the records under its most selective filter, not every record.
+ */
+export class SessionListIndex {
+  private readonly all = new ListIndex();
+  private readonly by = new Map<ListKey, ListIndex>();
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  rebuild(records: Iterable<SessionRecord>): void {
+    const list = Array.from(records);
+    this.all.rebuild(list);
+    const groups = new Map<ListKey, SessionRecord[]>();
+    for (const record of list) {
+      for (const key of keysOf(record)) {
+        const group = groups.get(key);
+        if (group) group.push(record);
+        else groups.set(key, [record]);
+      }
+    }
+    this.by.clear();
+    for (const [key, group] of groups) {
+      const index = new ListIndex();
+      index.rebuild(group);
+      this.by.set(key, index);
+    }
+  }
+
+  /** Adds `record`, or replaces `previous` (the same id's record as indexed until now). */
+  set(record: SessionRecord, previous?: SessionRecord): void {
+    this.all.set(record, previous);
+    const before = previous ? keysOf(previous) : [];
+    const after = keysOf(record);
+    for (const key of before) if (!after.includes(key)) this.remove(key, previous as SessionRecord);
+    for (const key of after) {
+      let index = this.by.get(key);
+      if (!index) {
+        index = new ListIndex();
+        this.by.set(key, index);
+      }
+      index.set(record, before.includes(key) ? previous : undefined);
+    }
+  }
+
+  delete(record: SessionRecord): void {
+    this.all.delete(record);
+    for (const key of keysOf(record)) this.remove(key, record);
+  }
+
+  /** The listing (or the part of it under `key`), from just after `after`. Lazy: read it at once. */
+  newestFirst(after?: ListPosition, key?: ListKey): Iterable<SessionRecord> {
+    if (key === undefined) return this.all.newestFirst(after);
+    return this.by.get(key)?.newestFirst(after) ?? [];
+  }
+
+  /** How many records are under `key` (all of them without one). */
+  count(key?: ListKey): number {
+    return key === undefined ? this.all.size : (this.by.get(key)?.size ?? 0);
+  }
+
+  private remove(key: ListKey, record: SessionRecord): void {
+    const index = this.by.get(key);
+    if (!index) return;
+    index.delete(record);
+    if (index.size === 0) this.by.delete(key);
   }
 }

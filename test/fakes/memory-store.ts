@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { Metadata, SessionRecord } from '../../schemas/session.js';
 import { StoreError } from '../../src/store/errors.js';
 import { frozenCopy } from '../../src/store/frozen.js';
-import { ListIndex, type ListPosition } from '../../src/store/list-index.js';
+import { SessionListIndex, type ListKey, type ListPosition } from '../../src/store/list-index.js';
 import { isSessionId as isValidSessionId } from '../../schemas/common.js';
 import type { LogLocation, LogStat, LogStreamName, SessionStore } from '../../src/store/store.js';
 
@@ -22,7 +22,7 @@ export class MemoryStore implements SessionStore {
   /** Set to make `probe()` reject, as a full or read-only disk would (readiness tests). */
   failProbe = false;
   private readonly sessions = new Map<string, MemorySession>();
-  private readonly order = new ListIndex();
+  private readonly order = new SessionListIndex();
   private readonly watchers = new Map<string, Set<() => void>>();
 
   async init(): Promise<void> {}
@@ -80,8 +80,12 @@ export class MemoryStore implements SessionStore {
     return Array.from(this.sessions.values(), (session) => session.record);
   }
 
-  ordered(after?: ListPosition): Iterable<SessionRecord> {
-    return this.order.newestFirst(after);
+  ordered(after?: ListPosition, key?: ListKey): Iterable<SessionRecord> {
+    return this.order.newestFirst(after, key);
+  }
+
+  orderedCount(key?: ListKey): number {
+    return this.order.count(key);
   }
 
   async getMetadata(id: string): Promise<Metadata | undefined> {

@@ -4,9 +4,9 @@ import t from 'tap';
 import { labelsMatch, parseLabelSelector } from '../../schemas/labels.js';
 import type { ListSessionsQuery } from '../../schemas/requests.js';
 import type { SessionRecord, SessionStatus } from '../../schemas/session.js';
-import { ListIndex } from '../../src/store/list-index.js';
+import { ListIndex, SessionListIndex, type ListKey, type ListPosition } from '../../src/store/list-index.js';
 import { decodeCursor, encodeCursor, newestFirst } from '../../src/sessions/list-order.js';
-import { listPage, sortedSource } from '../../src/sessions/queries.js';
+import { listPage, sortedSource, type OrderedSource } from '../../src/sessions/queries.js';
 import { makeRecord } from '../fakes/records.js';
 
 /** The v1 listing as it was written first: every record filtered and sorted per request. */
@@ -39,10 +39,28 @@ function random(seed: number): () => number {
 
 const STATUSES: SessionStatus[] = ['queued', 'starting', 'running', 'exited', 'failed', 'stopped'];
 
+/** The store's view of an index, counting the records a page reads. */
+function sourceOf(index: SessionListIndex, visited = { n: 0 }): OrderedSource {
+  return {
+    *newestFirst(after: ListPosition | undefined, key?: ListKey) {
+      for (const record of index.newestFirst(after, key)) {
+        visited.n++;
+        yield record;
+      }
+    },
+    count: (key?: ListKey) => index.count(key),
+  };
+}
+
+/** A ListIndex over `records`, as the one-order tests use it. */
+function plainSource(index: ListIndex): OrderedSource {
+  return { newestFirst: (after) => index.newestFirst(after), count: () => index.size };
+}
+
 t.test('pages from the index equal the reference listing, across filters, cursors and changes', async (t) => {
   const rnd = random(13);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
-  const index = new ListIndex();
+  const index = new SessionListIndex();
   const records = new Map<string, SessionRecord>();
   // Few distinct times, so ties on started_at (ordered by id) are common.
   const time = () => `2026-01-01T00:00:0${Math.floor(rnd() * 6)}.000Z`;
@@ -86,6 +104,8 @@ t.test('pages from the index equal the reference listing, across filters, cursor
       { label: ['team=web'] },
       { label: ['team=web', 'env=prod'] },
       { mission_id: 'none' },
+      { status: ['exited', 'failed', 'stopped'], label: ['env=prod'] },
+      { status: ['running'], mission_id: 'm2', executive: 'Ann' },
     ];
     for (const filter of queries) {
       for (const limit of [1, 3, 50]) {
@@ -93,7 +113,7 @@ t.test('pages from the index equal the reference listing, across filters, cursor
         for (let pages = 0; pages < 100; pages++) {
           const query: ListSessionsQuery = { ...filter, limit, ...(cursor !== undefined && { cursor }) };
           const want = referencePage([...records.values()], query);
-          const got = listPage((after) => index.newestFirst(after), query);
+          const got = listPage(sourceOf(index), query);
           const viaArray = listPage(sortedSource([...records.values()]), query);
           checked++;
           for (const [what, page] of [['index', got], ['array fallback', viaArray]] as const) {
@@ -114,18 +134,62 @@ t.test('pages from the index equal the reference listing, across filters, cursor
 });
 
 t.test('a cursor whose record was deleted or moved still continues the listing where it was', async (t) => {
-  const index = new ListIndex();
+  const list = new ListIndex();
+  const index = plainSource(list);
   const rec = (id: string, second: number) => makeRecord({ id, started_at: `2026-01-01T00:00:0${second}.000Z` });
   const [a, b, c, d] = [rec('a-abc123-xyz', 1), rec('b-abc123-xyz', 2), rec('c-abc123-xyz', 3), rec('d-abc123-xyz', 4)];
-  index.rebuild([a, b, c, d]);
-  const first = listPage((after) => index.newestFirst(after), { limit: 2 });
+  list.rebuild([a, b, c, d]);
+  const first = listPage(index, { limit: 2 });
   t.same(first.items.map((r) => r.id), [d.id, c.id]);
-  index.delete(c);
-  index.set({ ...d, started_at: '2026-01-01T00:00:00.000Z' }, d);
-  const second = listPage((after) => index.newestFirst(after), { limit: 2, cursor: first.next_cursor as string });
+  list.delete(c);
+  list.set({ ...d, started_at: '2026-01-01T00:00:00.000Z' }, d);
+  const second = listPage(index, { limit: 2, cursor: first.next_cursor as string });
   t.same(second.items.map((r) => r.id), [b.id, a.id], 'what came after the deleted cursor record');
   t.equal(second.next_cursor, encodeCursor(a), 'and more: the moved record is now further on');
-  const third = listPage((after) => index.newestFirst(after), { limit: 2, cursor: second.next_cursor as string });
+  const third = listPage(index, { limit: 2, cursor: second.next_cursor as string });
   t.same(third.items.map((r) => r.id), [d.id], 'the moved record, at its new place');
   t.equal(third.next_cursor, null);
+});
+
+t.test('a page reads its page and one more record of its narrowest order, however many are stored', async (t) => {
+  const index = new SessionListIndex();
+  const all: SessionRecord[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const started = new Date(Date.parse('2026-01-01T00:00:00Z') + i * 1000).toISOString();
+    all.push(
+      makeRecord({
+        id: `r${i}-abc123-xyz`,
+        started_at: started,
+        status: i % 100 === 0 ? 'running' : i % 100 === 1 ? 'starting' : 'exited',
+        mission_id: i % 500 === 0 ? 'rare' : 'common',
+        labels: i % 250 === 0 ? { team: 'rare' } : { team: 'common' },
+      }),
+    );
+  }
+  index.rebuild(all);
+  const read = (query: ListSessionsQuery) => {
+    const visited = { n: 0 };
+    const page = listPage(sourceOf(index, visited), query);
+    return { items: page.items.length, more: page.next_cursor !== null, visited: visited.n };
+  };
+  t.same(read({ limit: 10 }), { items: 10, more: true, visited: 11 }, 'unfiltered: the page and one more');
+  const deep = listPage(sourceOf(index), { limit: 1000 }).next_cursor as string;
+  t.same(read({ limit: 10, cursor: deep }), { items: 10, more: true, visited: 11 }, 'from a cursor 1,000 records deep: the same');
+  t.same(read({ limit: 10, mission_id: 'rare' }), { items: 4, more: false, visited: 4 }, 'a rare mission: only its own records');
+  t.same(read({ limit: 10, label: ['team=rare'] }), { items: 8, more: false, visited: 8 }, 'a rare label: only its own records');
+  // A merge holds the next record of each order it merges: one more read per extra status.
+  t.same(read({ limit: 10, status: ['running', 'starting'] }), { items: 10, more: true, visited: 12 }, 'two statuses: their indexes merged');
+  t.same(read({ limit: 50, status: ['running', 'starting'], mission_id: 'rare' }), { items: 4, more: false, visited: 4 }, 'the most selective filter is the one walked');
+  t.same(read({ limit: 10, status: ['failed'] }), { items: 0, more: false, visited: 0 }, 'a status nobody has: nothing read');
+  const merged = listPage(sourceOf(index), { limit: 500, status: ['running', 'starting'] }).items.map((r) => r.id);
+  t.same(merged, all.filter((r) => r.status !== 'exited').sort(newestFirst).map((r) => r.id), 'merged statuses come out in listing order');
+
+  // Changes move records between the secondary orders.
+  const moved = all[0] as SessionRecord; // running, mission rare, team rare
+  index.set({ ...moved, status: 'exited', mission_id: 'common', labels: {} }, moved);
+  t.same(read({ limit: 10, mission_id: 'rare' }), { items: 3, more: false, visited: 3 }, 'a put leaves the mission it no longer has');
+  t.same(read({ limit: 10, label: ['team=rare'] }), { items: 7, more: false, visited: 7 }, 'and the label');
+  index.delete(all[500] as SessionRecord);
+  t.same(read({ limit: 10, mission_id: 'rare' }), { items: 2, more: false, visited: 2 }, 'a delete leaves them all');
+  t.equal(index.count(), 1999);
 });

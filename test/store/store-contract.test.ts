@@ -8,6 +8,7 @@ import t, { type Test } from 'tap';
 import { pino } from 'pino';
 import { StoreError, type StoreErrorCode } from '../../src/store/errors.js';
 import { createFsStore } from '../../src/store/fs-store.js';
+import { listKey } from '../../src/store/list-index.js';
 import type { LogStreamName, SessionStore } from '../../src/store/store.js';
 import { createMemoryStore, MemoryStore } from '../fakes/memory-store.js';
 import { DEMO_ID, makeMetadata, makeRecord } from '../fakes/records.js';
@@ -106,6 +107,11 @@ export function runStoreContract(t: Test, name: string, makeStore: (t: Test) => 
       await store.delete(c.id);
       t.same(ids(store.ordered()), [a.id, b.id], 'a delete leaves the order');
       t.same(byId(Array.from(store.ordered())), byId(await store.list()), 'the same records as list()');
+      await store.put({ ...b, status: 'exited', mission_id: 'm-9', labels: { team: 'web' } });
+      t.same(ids(store.ordered(undefined, listKey('mission_id', 'm-9'))), [b.id], 'a filter value has an order of its own');
+      t.same(ids(store.ordered(undefined, listKey('label', 'team=web'))), [b.id], 'labels too, as key=value');
+      t.same(ids(store.ordered(undefined, listKey('status', 'running'))), [a.id], 'and statuses');
+      t.same([store.orderedCount(), store.orderedCount(listKey('status', 'exited')), store.orderedCount(listKey('mission_id', 'none'))], [2, 1, 0], 'counted in O(1)');
     });
 
     t.test('the store keeps copies and hands out frozen records nobody can change', async (t) => {
