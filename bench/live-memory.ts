@@ -32,12 +32,16 @@ export async function liveMemory(options: SessiondOptions, base: string, pm2: Pm
     return sd;
   };
   let sd = track(await startSessiond(options));
-  // Whatever happens, the sessions are stopped through whichever server runs last.
-  cleanup.unshift(async () => {
+  // The sessions are stopped through whichever server runs last, at the end or on a failure.
+  let finished = false;
+  const finish = async () => {
+    if (finished) return;
+    finished = true;
     await stopAll(sd);
     await sd.stop();
     children.delete(sd.child);
-  });
+  };
+  cleanup.unshift(finish);
   const ids: string[] = [];
   await pool(LIVE, 8, async (i) => {
     const session = await sd.json('POST', '/v1/sessions', { name: `live ${i}`, working_directory: options.root, command: 'sleep', args: ['600'] });
@@ -81,6 +85,8 @@ export async function liveMemory(options: SessiondOptions, base: string, pm2: Pm
     await blank.stop();
     children.delete(blank.child);
   }
+
+  await finish();
 
   const helpers = `${pids.size} helper process${pids.size === 1 ? '' : 'es'}`;
   return [

@@ -323,7 +323,8 @@ export class SessionService {
   }
 
   /**
-   * A page from the store's sorted index: O(page) plus what the filters skip. While some change is
+   * A page from the store's sorted indexes: O(page), plus the records of its narrowest filter's
+   * order that its other filters skip (src/sessions/queries.ts). While some change is
    * kept in memory only (the store refused it), that change must win, so the page is made the
    * slow way from every record as the supervisor knows it (rare: a full or failing disk).
    */
