@@ -131,8 +131,10 @@ export class FsStore implements SessionStore {
         await mkdir(tmp, { mode: DIR_MODE });
         await writeNewFile(join(tmp, METADATA_FILE), metadataJson);
         await writeNewFile(join(tmp, RECORD_FILE), recordJson);
-        await writeNewFile(join(tmp, LOG_FILES.stdout), '');
-        await writeNewFile(join(tmp, LOG_FILES.stderr), '');
+        // Empty: nothing of theirs to sync but their names, which the folder's fsync below makes
+        // durable (and a log lost to a crash anyway reads as empty). Two fsyncs less per start.
+        await createEmptyFile(join(tmp, LOG_FILES.stdout));
+        await createEmptyFile(join(tmp, LOG_FILES.stderr));
         await fsyncDir(tmp);
         // The whole folder appears under its real id at once, or not at all. A non-empty target
         // makes rename fail, which is how a taken id is detected even if the index missed it.
@@ -496,6 +498,11 @@ export class FsStore implements SessionStore {
 
 export function createFsStore(options: FsStoreOptions): FsStore {
   return new FsStore(options.dataDir, options.log);
+}
+
+/** Creates an empty file that must not exist yet. */
+async function createEmptyFile(path: string): Promise<void> {
+  await (await open(path, 'wx', FILE_MODE)).close();
 }
 
 /** Creates a file that must not exist yet and makes its content durable. */
