@@ -1,6 +1,7 @@
 // Bench helpers: the real server in its own process, plain node:http clients, an incremental
 // SSE parser, percentiles and table printing.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
@@ -31,15 +32,28 @@ export interface Sessiond {
   url: string;
   child: ChildProcess;
   token: string;
+  dataDir: string;
+  /** From spawning the server to its first answer to an authenticated list (listening and listing). */
+  readyMs: number;
   /** JSON request; throws unless the status is 2xx. */
   json(method: string, path: string, body?: unknown): Promise<any>;
   stop(): Promise<void>;
 }
 
+export interface SessiondOptions {
+  serverJs: string;
+  dataDir: string;
+  root: string;
+  allowed: string[];
+  /** More SESSIOND_* settings (a higher SESSIOND_MAX_RUNNING, say). */
+  env?: Record<string, string>;
+}
+
 /** `node dist/src/server.js` with its own data dir and workspace root, logging warnings only. */
-export async function startSessiond(options: { serverJs: string; dataDir: string; root: string; allowed: string[] }): Promise<Sessiond> {
+export async function startSessiond(options: SessiondOptions): Promise<Sessiond> {
   const port = await freePort();
   const token = 'bench-token-0123456789abcdef';
+  const spawned = now();
   const child = spawn(process.execPath, [options.serverJs], {
     env: {
       ...process.env,
@@ -50,6 +64,9 @@ export async function startSessiond(options: { serverJs: string; dataDir: string
       SESSIOND_ALLOWED_COMMANDS: options.allowed.join(','),
       SESSIOND_TOKENS: `${token}:write`,
       SESSIOND_LOG_LEVEL: 'warn',
+      // The bench starts and stops far more than 300 sessions a minute.
+      SESSIOND_RATE_LIMIT: '1000000',
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -69,18 +86,23 @@ export async function startSessiond(options: { serverJs: string; dataDir: string
     return text ? JSON.parse(text) : null;
   };
 
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 30_000;
+  const auth = { authorization: `Bearer ${token}` };
   for (;;) {
     if (child.exitCode !== null) throw new Error(`sessiond exited with ${child.exitCode}:\n${output}`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/v1/sessions?limit=1`, { headers: auth }).then(
+      (r) => (r.body?.cancel(), r.ok),
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) {
       await stopChild(child);
-      throw new Error(`sessiond did not answer /healthz within 15 s:\n${output}`);
+      throw new Error(`sessiond did not list within 30 s:\n${output}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  return { url, child, token, json, stop: () => stopChild(child, 10_000) };
+  const readyMs = msSince(spawned);
+  return { url, child, token, dataDir: options.dataDir, readyMs, json, stop: () => stopChild(child, 10_000) };
 }
 
 /** A GET whose body is handed over chunk by chunk, each with the moment it arrived. */
@@ -200,4 +222,121 @@ export function table(header: string[], rows: string[][]): string {
   const fmt = (cells: string[]) =>
     cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number))).join('  ');
   return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+}
+
+/** One row of the bench's table: a sessiond figure beside its reference from the same run. */
+export interface Row {
+  what: string;
+  sessiond: string;
+  reference: string;
+  /** sessiond / reference, in the unit of the row (so for a rate, higher is better; for a time, lower). */
+  ratio: number;
+  goal: string;
+}
+
+export const fmt = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+export function printRows(rows: Row[]): string {
+  return table(
+    ['what', 'sessiond', 'reference', 'ratio', 'goal'],
+    rows.map((r) => [r.what, r.sessiond, r.reference, Number.isFinite(r.ratio) ? fmt(r.ratio, r.ratio >= 10 ? 1 : 2) : '-', r.goal]),
+  );
+}
+
+/**
+ * Two measurements taken in pairs, back to back in alternating order, the ratio taken per pair:
+ * a load that comes and goes on the machine then hits both sides of a pair alike. Medians.
+ */
+export async function paired(pairs: number, ours: () => Promise<number>, reference: () => Promise<number>): Promise<{ ours: number; reference: number; ratio: number }> {
+  const a: number[] = [];
+  const b: number[] = [];
+  const ratios: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    let x: number;
+    let y: number;
+    if (i % 2 === 0) {
+      y = await reference();
+      x = await ours();
+    } else {
+      x = await ours();
+      y = await reference();
+    }
+    a.push(x);
+    b.push(y);
+    ratios.push(x / y);
+  }
+  return { ours: median(a), reference: median(b), ratio: median(ratios) };
+}
+
+/** Proportional set size of a process in KiB (its share of every page it maps), or NaN when it is gone. */
+export async function pssKiB(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+  const match = /^Pss:\s+(\d+) kB/m.exec(text);
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+/** Resident set size of a process in KiB, or NaN when it is gone. */
+export async function rssKiB(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(text);
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `task(i)` for i in [0, n) with at most `inFlight` at once; resolves when all are done. */
+export async function pool(n: number, inFlight: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(inFlight, n) }, async () => {
+      while (next < n) await task(next++);
+    }),
+  );
+}
+
+/** Stops (grace 0) every session of `sd` that is not final yet, and waits for them. Best effort. */
+export async function stopAll(sd: Sessiond): Promise<void> {
+  for (let round = 0; round < 5; round++) {
+    const page = await sd.json('GET', '/v1/sessions?limit=500&status=running&status=starting&status=queued').catch(() => null);
+    const items = (page?.items ?? []) as Array<{ id: string }>;
+    if (items.length === 0) return;
+    await pool(items.length, 8, async (i) => {
+      await sd.json('POST', `/v1/sessions/${items[i]?.id}/stop`, { grace_ms: 0 }).catch(() => undefined);
+    });
+  }
+}
+
+/** What the bench must undo at the end, whatever happened: children to stop, steps to run (last added, first run). */
+export const children = new Set<ChildProcess>();
+export const cleanup: Array<() => Promise<void>> = [];
+
+export async function runCleanup(): Promise<void> {
+  for (const step of cleanup.splice(0)) await step().catch((err: unknown) => console.error('cleanup:', err));
+  for (const child of children) await stopChild(child).catch(() => undefined);
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/** A server started for one section: stopped at the end of it, or by the cleanup if the section fails. */
+export async function scopedSessiond(options: SessiondOptions): Promise<Sessiond & { close(): Promise<void> }> {
+  const sd = await startSessiond(options);
+  children.add(sd.child);
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await stopAll(sd);
+    await sd.stop();
+    children.delete(sd.child);
+  };
+  cleanup.unshift(close);
+  return { ...sd, close };
 }

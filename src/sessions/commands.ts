@@ -1,6 +1,5 @@
 // Which commands may run, and the argument list a start request turns into.
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import type { StartSessionBody } from '../../schemas/requests.js';
 import { AGENT_INPUT_MAX_BYTES, inputLine } from '../agent/input-message.js';
@@ -14,19 +13,21 @@ const COMMAND_PATH = /^\/[A-Za-z0-9._+\-/]+$/;
 /** The first executable file called `name` in the absolute directories of `pathEnv`. */
 export async function findOnPath(name: string, pathEnv: string | undefined): Promise<string | null> {
   // Relative PATH entries are skipped: they would make the answer depend on a working directory.
-  // All entries are looked at at once (a start waits for one round of file checks, not one per
-  // entry); the first in PATH order wins, as a shell's lookup would.
-  const candidates = (pathEnv ?? '').split(':').filter((d) => path.isAbsolute(d)).map((dir) => path.join(dir, name));
-  const found = await Promise.all(
-    candidates.map((candidate) =>
-      access(candidate, constants.X_OK)
-        .then(() => stat(candidate))
-        .then((s) => s.isFile())
-        .catch(() => false),
-    ),
-  );
-  const first = found.indexOf(true);
-  return first === -1 ? null : (candidates[first] as string);
+  for (const dir of (pathEnv ?? '').split(':').filter((d) => path.isAbsolute(d))) {
+    const candidate = path.join(dir, name);
+    // Synchronous and without an error per miss: every start walks PATH, most entries miss, and
+    // a stat of a local path is microseconds, where a rejected promise with its ENOENT error was
+    // most of a start's CPU outside the launch.
+    const s = statSync(candidate, { throwIfNoEntry: false });
+    if (!s?.isFile()) continue;
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not executable by us: the search goes on, as a shell's would.
+    }
+  }
+  return null;
 }
 
 /**

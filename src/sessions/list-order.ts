@@ -1,14 +1,9 @@
 // Listing order (newest started_at first, id breaking ties) and the opaque cursor that continues it.
-import type { SessionRecord } from '../../schemas/session.js';
+// The order itself lives with the store's sorted index (src/store/list-index.ts).
+import { newestFirst, type ListPosition as Position } from '../store/list-index.js';
 import { SessionError } from './errors.js';
 
-type Position = Pick<SessionRecord, 'started_at' | 'id'>;
-
-/** Negative when `a` comes before `b` in a listing. */
-export function newestFirst(a: Position, b: Position): number {
-  if (a.started_at !== b.started_at) return a.started_at < b.started_at ? 1 : -1;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
+export { newestFirst };
 
 export function encodeCursor(position: Position): string {
   return Buffer.from(JSON.stringify([position.started_at, position.id])).toString('base64url');

@@ -1,7 +1,12 @@
-// Listing: filters, the newest-first order and the opaque cursor, over the store's index.
+// Listing: filters, the newest-first order and the opaque cursor. A page walks the records in
+// order from its cursor and stops once it has one match past the page (so it knows there is
+// more). It walks the smallest order that holds every match: the records of its most selective
+// filter (one status index per status asked, merged), else all. Its cost is the page plus the
+// records that order holds and the other filters skip, never a sort or copy of every record.
 import type { ListSessionsQuery } from '../../schemas/requests.js';
 import { labelsMatch, parseLabelSelector } from '../../schemas/labels.js';
 import type { SessionRecord } from '../../schemas/session.js';
+import { listKey, type ListKey, type ListPosition } from '../store/list-index.js';
 import { decodeCursor, encodeCursor, newestFirst } from './list-order.js';
 
 export interface Page {
@@ -9,20 +14,79 @@ export interface Page {
   next_cursor: string | null;
 }
 
-export function listPage(records: SessionRecord[], query: ListSessionsQuery): Page {
-  const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
+/** Records in listing order (all, or those under one filter key), starting just after `after`. */
+export interface OrderedSource {
+  newestFirst(after: ListPosition | undefined, key?: ListKey): Iterable<SessionRecord>;
+  /** How many records are under `key` (all without one); Infinity: walk the whole listing instead. */
+  count(key?: ListKey): number;
+}
+
+export function listPage(source: OrderedSource, query: ListSessionsQuery): Page {
+  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const matches = matcher(query);
+  const items: SessionRecord[] = [];
+  for (const record of narrowest(source, query, after)) {
+    if (!matches(record)) continue;
+    if (items.length === query.limit) return { items, next_cursor: encodeCursor(items[items.length - 1] as SessionRecord) };
+    items.push(record);
+  }
+  return { items, next_cursor: null };
+}
+
+/** The smallest ordered walk that holds every record the query can match. */
+function narrowest(source: OrderedSource, query: ListSessionsQuery, after: ListPosition | undefined): Iterable<SessionRecord> {
+  let best: { count: number; walk: () => Iterable<SessionRecord> } = { count: source.count(), walk: () => source.newestFirst(after) };
+  const consider = (keys: ListKey[]) => {
+    const count = keys.reduce((sum, key) => sum + source.count(key), 0);
+    if (count < best.count) best = { count, walk: () => (keys.length === 1 ? source.newestFirst(after, keys[0]) : merged(keys.map((key) => source.newestFirst(after, key)))) };
+  };
+  // A record has one status: the status indexes asked for hold every match, once each.
+  if (query.status && query.status.length > 0) consider([...new Set(query.status)].map((status) => listKey('status', status)));
+  if (query.executive !== undefined) consider([listKey('executive', query.executive)]);
+  if (query.mission_id !== undefined) consider([listKey('mission_id', query.mission_id)]);
+  if (query.assignment_id !== undefined) consider([listKey('assignment_id', query.assignment_id)]);
+  for (const [key, value] of Object.entries(parseLabelSelector(query.label))) consider([listKey('label', `${key}=${value}`)]);
+  return best.walk();
+}
+
+/** Several walks in listing order merged into one (a handful of them: a linear pick per record is enough). */
+function* merged(walks: Iterable<SessionRecord>[]): Generator<SessionRecord, void, undefined> {
+  const iterators = walks.map((walk) => walk[Symbol.iterator]());
+  const heads = iterators.map((it) => it.next());
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const head = heads[i] as IteratorResult<SessionRecord>;
+      if (head.done) continue;
+      if (best < 0 || newestFirst(head.value, (heads[best] as IteratorYieldResult<SessionRecord>).value) < 0) best = i;
+    }
+    if (best < 0) return;
+    yield (heads[best] as IteratorYieldResult<SessionRecord>).value;
+    heads[best] = (iterators[best] as Iterator<SessionRecord>).next();
+  }
+}
+
+/** An ordered source over a plain array (records not in the store's index yet): sorts it once per walk. */
+export function sortedSource(records: readonly SessionRecord[]): OrderedSource {
+  return {
+    newestFirst: (after) => {
+      const rest = after ? records.filter((r) => newestFirst(r, after) > 0) : [...records];
+      return rest.sort(newestFirst);
+    },
+    // No secondary orders here: the whole listing is always the walk.
+    count: (key) => (key === undefined ? records.length : Number.POSITIVE_INFINITY),
+  };
+}
+
+function matcher(query: ListSessionsQuery): (record: SessionRecord) => boolean {
   const statuses = query.status && query.status.length > 0 ? new Set<string>(query.status) : null;
   const labels = parseLabelSelector(query.label);
-  const matching = records
-    .filter((r) => !statuses || statuses.has(r.status))
-    .filter((r) => query.executive === undefined || r.executive === query.executive)
-    .filter((r) => query.mission_id === undefined || r.mission_id === query.mission_id)
-    .filter((r) => query.assignment_id === undefined || r.assignment_id === query.assignment_id)
-    .filter((r) => labelsMatch(r.labels, labels))
-    .filter((r) => !after || newestFirst(r, after) > 0)
-    .sort(newestFirst);
-  const page = matching.slice(0, query.limit);
-  const last = page[page.length - 1];
-  const more = matching.length > page.length && last !== undefined;
-  return { items: page, next_cursor: more ? encodeCursor(last) : null };
+  const anyLabels = Object.keys(labels).length > 0;
+  const { executive, mission_id: missionId, assignment_id: assignmentId } = query;
+  return (r) =>
+    (!statuses || statuses.has(r.status)) &&
+    (executive === undefined || r.executive === executive) &&
+    (missionId === undefined || r.mission_id === missionId) &&
+    (assignmentId === undefined || r.assignment_id === assignmentId) &&
+    (!anyLabels || labelsMatch(r.labels, labels));
 }

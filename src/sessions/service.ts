@@ -22,7 +22,7 @@ import { newRecord, type LimitDefaults } from './new-record.js';
 import { belowFloor } from './disk-floor.js';
 import { SessionQueue } from './queue.js';
 import type { StopReason } from './transitions.js';
-import { listPage } from './queries.js';
+import { listPage, sortedSource } from './queries.js';
 import { openReport } from './report.js';
 import { readRaw, readTail, type RangeRequest, type RawLog } from './session-logs.js';
 import type { Supervisor, SupervisorLog } from './supervisor.js';
@@ -358,9 +358,18 @@ export class SessionService {
     return metadata;
   }
 
+  /**
+   * A page from the store's sorted indexes: O(page), plus the records of its narrowest filter's
+   * order that its other filters skip (src/sessions/queries.ts). While some change is
+   * kept in memory only (the store refused it), that change must win, so the page is made the
+   * slow way from every record as the supervisor knows it (rare: a full or failing disk).
+   */
   async list(query: ListSessionsQuery): Promise<{ items: Session[]; next_cursor: string | null }> {
-    const page = listPage(await this.options.supervisor.currentAll(), query);
-    return { items: page.items.map((r) => this.options.supervisor.view(r)), next_cursor: page.next_cursor };
+    const { supervisor } = this.options;
+    const { store } = this;
+    const source = supervisor.unwrittenCount === 0 ? { newestFirst: store.ordered.bind(store), count: store.orderedCount.bind(store) } : sortedSource(await supervisor.currentAll());
+    const page = listPage(source, query);
+    return { items: page.items.map((r) => supervisor.view(r)), next_cursor: page.next_cursor };
   }
 
   /**

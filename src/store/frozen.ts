@@ -7,7 +7,8 @@ export function frozenCopy<T>(value: T): Frozen<T> {
   return deepFreeze(structuredClone(value));
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes a value nobody else holds (one just parsed), in place. */
+export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const inner of Object.values(value as Record<string, unknown>)) deepFreeze(inner);

@@ -2,6 +2,7 @@
 import type { Readable } from 'node:stream';
 import type { Metadata, SessionRecord } from '../../schemas/session.js';
 import type { LogStreamName } from '../../schemas/requests.js';
+import type { ListKey, ListPosition } from './list-index.js';
 
 export type { LogStreamName };
 
@@ -40,6 +41,15 @@ export interface SessionStore {
   put(record: SessionRecord): Promise<void>;
   /** Every readable record (frozen), in no particular order, from the index (no disk read, no copy). */
   list(): Promise<SessionRecord[]>;
+  /**
+   * The records (frozen) in listing order, newest started_at first then id, from just after
+   * `after` when given: O(log n) to the first, O(1) per next, from a sorted index kept on every
+   * write. With `key` (see `listKey`), only the records under that filter value, from an index of
+   * their own. Lazy: consume it synchronously, before the next write.
+   */
+  ordered(after?: ListPosition, key?: ListKey): Iterable<SessionRecord>;
+  /** How many records `ordered(undefined, key)` would give (all of them without a key): O(1). */
+  orderedCount(key?: ListKey): number;
   getMetadata(id: string): Promise<Metadata | undefined>;
   /** True when the session's folder exists but its record could not be read (it is left out of list). */
   isDamaged(id: string): boolean;

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { Metadata, SessionRecord } from '../../schemas/session.js';
 import { StoreError } from '../../src/store/errors.js';
 import { frozenCopy } from '../../src/store/frozen.js';
+import { SessionListIndex, type ListKey, type ListPosition } from '../../src/store/list-index.js';
 import { isSessionId as isValidSessionId } from '../../schemas/common.js';
 import type { LogLocation, LogStat, LogStreamName, SessionStore } from '../../src/store/store.js';
 
@@ -21,6 +22,7 @@ export class MemoryStore implements SessionStore {
   /** Set to make `probe()` reject, as a full or read-only disk would (readiness tests). */
   failProbe = false;
   private readonly sessions = new Map<string, MemorySession>();
+  private readonly order = new SessionListIndex();
   private readonly watchers = new Map<string, Set<() => void>>();
 
   async init(): Promise<void> {}
@@ -39,6 +41,8 @@ export class MemoryStore implements SessionStore {
 
   /** Test helper: the record of `id` becomes unreadable, as a damaged session.json would be. */
   markDamaged(id: string): void {
+    const session = this.sessions.get(id);
+    if (session) this.order.delete(session.record);
     this.sessions.delete(id);
     this.damaged.add(id);
   }
@@ -50,8 +54,10 @@ export class MemoryStore implements SessionStore {
     if (this.sessions.has(id)) throw new StoreError('exists', `session ${id} already exists`);
     // Empty logs exist from the start, as the file store's empty files do.
     const now = new Date();
+    const copy = frozenCopy(record);
+    this.order.set(copy);
     this.sessions.set(id, {
-      record: frozenCopy(record),
+      record: copy,
       metadata: structuredClone(metadata),
       logs: { stdout: { data: Buffer.alloc(0), mtime: now }, stderr: { data: Buffer.alloc(0), mtime: now } },
     });
@@ -65,11 +71,21 @@ export class MemoryStore implements SessionStore {
   async put(record: SessionRecord): Promise<void> {
     const session = this.session(record.id);
     if (session === undefined) throw notFound(record.id);
-    session.record = frozenCopy(record);
+    const copy = frozenCopy(record);
+    this.order.set(copy, session.record);
+    session.record = copy;
   }
 
   async list(): Promise<SessionRecord[]> {
     return Array.from(this.sessions.values(), (session) => session.record);
+  }
+
+  ordered(after?: ListPosition, key?: ListKey): Iterable<SessionRecord> {
+    return this.order.newestFirst(after, key);
+  }
+
+  orderedCount(key?: ListKey): number {
+    return this.order.count(key);
   }
 
   async getMetadata(id: string): Promise<Metadata | undefined> {
@@ -79,6 +95,8 @@ export class MemoryStore implements SessionStore {
 
   async delete(id: string): Promise<void> {
     if (!isValidSessionId(id)) return;
+    const session = this.sessions.get(id);
+    if (session) this.order.delete(session.record);
     this.sessions.delete(id);
     this.damaged.delete(id);
   }

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { assertProblem, buildFakeApp, TEST_TOKENS, tempDir, type FakeApp } from '../helper.js';
+import { StoreError } from '../../src/store/errors.js';
 
 type Json = Record<string, unknown>;
 
@@ -281,4 +282,26 @@ t.test('delete: 409 while running, force stops first, then gone', async (t) => {
   await ctx.processes.exit(ended, 0);
   t.equal((await ctx.app.inject({ method: 'DELETE', url: `/v1/sessions/${ended}` })).statusCode, 204);
   t.equal(await ctx.store.get(ended), undefined, 'record and logs removed');
+});
+
+t.test('list: a change the store refused (a full disk) is listed as the service knows it, in order', async (t) => {
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  const ctx = await buildFakeApp(t, { clock: () => new Date(now) });
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    ids.push((await start(ctx, { name: `run ${i}` })).json().id);
+    now += 1000;
+  }
+  const put = ctx.store.put.bind(ctx.store);
+  ctx.store.put = async () => {
+    throw new StoreError('io', 'no space left on the device (ENOSPC)');
+  };
+  await ctx.processes.exit(ids[1] as string, 0);
+  const exited = (await ctx.app.inject({ url: '/v1/sessions?status=exited' })).json();
+  t.same(exited.items.map((s: Json) => s.id), [ids[1]], 'the end kept in memory is what the list filters on');
+  const all = (await ctx.app.inject({ url: '/v1/sessions?limit=2' })).json();
+  t.same(all.items.map((s: Json) => s.status), ['running', 'exited'], 'and what it shows');
+  const rest = (await ctx.app.inject({ url: `/v1/sessions?limit=2&cursor=${all.next_cursor}` })).json();
+  t.same(rest.items.map((s: Json) => s.id), [ids[0]], 'the cursor goes on in the same order');
+  ctx.store.put = put;
 });

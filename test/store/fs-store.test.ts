@@ -49,6 +49,7 @@ t.test('a second store on the same folder loads the index at init', async (t) =>
 
   const second = await openStore(dataDir);
   t.same(byId(await second.list()), byId(await first.list()), 'same records');
+  t.same(Array.from(second.ordered(), (r) => r.id), Array.from(first.ordered(), (r) => r.id), 'in the same listing order');
   t.equal((await second.get(DEMO_ID))?.status, 'stopped', 'the put is on disk');
   t.same(await second.getMetadata('other-abc124-xyz'), makeMetadata({ id: 'other-abc124-xyz' }));
   t.equal(second.damagedCount(), 0);
@@ -74,6 +75,7 @@ t.test('damaged session.json files are skipped with a warning and counted', asyn
   const log = recordingLog();
   const second = await openStore(dataDir, log);
   t.same(await second.list(), [makeRecord({ id: good })], 'only the good session lists');
+  t.same(Array.from(second.ordered()), [makeRecord({ id: good })], 'and only it is in the listing order');
   t.equal(second.damagedCount(), 4, 'the damaged ones are counted');
   t.same(log.warnings.map((w) => w.obj.id).sort(), [truncated, wrongShape, wrongId, badStatus].sort(), 'one warning per damaged session, with its id');
   t.ok(log.warnings.every((w) => w.obj.err instanceof Error), 'each warning says why');
@@ -103,6 +105,23 @@ t.test('leftover temporary folders are removed at init and never listed', async 
   t.same(await readdir(sessions), [], 'the debris is gone');
   t.same(await store.list(), [], 'and was never loaded');
   t.equal(store.damagedCount(), 0);
+});
+
+t.test('unfinished record writes of a crashed service are removed after init, and never block a write', async (t) => {
+  const dataDir = join(await tempRoot(t), 'data');
+  const first = await openStore(dataDir);
+  await first.create(makeRecord(), makeMetadata());
+  const folder = join(dataDir, 'sessions', DEMO_ID);
+  // writeFileAtomic's temporary name, as a kill -9 between write and rename leaves it.
+  const leftover = join(folder, '.session.json.999999.0123456789ab.tmp');
+  await writeFile(leftover, '{"half":');
+
+  const second = await openStore(dataDir);
+  t.equal((await second.get(DEMO_ID))?.id, DEMO_ID, 'the record loads at init');
+  await second.put(makeRecord({ status: 'exited', exit_code: 0 }));
+  await second.close();
+  t.same((await readdir(folder)).sort(), SESSION_FILES, 'close waited for the sweep: the leftover is gone');
+  t.equal((await openStore(dataDir).then((s) => s.get(DEMO_ID)))?.status, 'exited', 'and the put beside it stands');
 });
 
 t.test('a session folder holds exactly its four files, even after many puts', async (t) => {

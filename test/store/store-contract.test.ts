@@ -8,6 +8,7 @@ import t, { type Test } from 'tap';
 import { pino } from 'pino';
 import { StoreError, type StoreErrorCode } from '../../src/store/errors.js';
 import { createFsStore } from '../../src/store/fs-store.js';
+import { listKey } from '../../src/store/list-index.js';
 import type { LogStreamName, SessionStore } from '../../src/store/store.js';
 import { createMemoryStore, MemoryStore } from '../fakes/memory-store.js';
 import { DEMO_ID, makeMetadata, makeRecord } from '../fakes/records.js';
@@ -86,6 +87,31 @@ export function runStoreContract(t: Test, name: string, makeStore: (t: Test) => 
       t.same(await store.logStat(DEMO_ID, 'stdout'), { size: 0, mtime: null }, 'logs go with it');
       await store.delete(DEMO_ID);
       t.pass('deleting a missing session is not an error');
+    });
+
+    t.test('ordered() lists newest started_at first and follows every create, put and delete', async (t) => {
+      const { store } = await makeStore(t);
+      const ids = (records: Iterable<{ id: string }>) => Array.from(records, (r) => r.id);
+      const at = (minute: number) => `2025-01-02T03:${String(minute).padStart(2, '0')}:00.000Z`;
+      const a = makeRecord({ id: 'a-abc123-xyz', started_at: at(1) });
+      const b = makeRecord({ id: 'b-abc123-xyz', started_at: at(2) });
+      const c = makeRecord({ id: 'c-abc123-xyz', started_at: at(2) });
+      for (const record of [b, a, c]) await store.create(record, makeMetadata({ id: record.id }));
+      t.same(ids(store.ordered()), [c.id, b.id, a.id], 'newest first, the greater id first on a tie');
+      t.same(ids(store.ordered(b)), [a.id], 'after a position: only what comes after it');
+      t.same(ids(store.ordered({ started_at: at(9), id: 'z' })), [c.id, b.id, a.id], 'a position nothing holds still works');
+      await store.put({ ...a, started_at: at(3) });
+      t.same(ids(store.ordered()), [a.id, c.id, b.id], 'a put that changes started_at moves the record');
+      await store.put({ ...b, name: 'renamed' });
+      t.equal(Array.from(store.ordered()).find((r) => r.id === b.id)?.name, 'renamed', 'a put in place hands out the new record');
+      await store.delete(c.id);
+      t.same(ids(store.ordered()), [a.id, b.id], 'a delete leaves the order');
+      t.same(byId(Array.from(store.ordered())), byId(await store.list()), 'the same records as list()');
+      await store.put({ ...b, status: 'exited', mission_id: 'm-9', labels: { team: 'web' } });
+      t.same(ids(store.ordered(undefined, listKey('mission_id', 'm-9'))), [b.id], 'a filter value has an order of its own');
+      t.same(ids(store.ordered(undefined, listKey('label', 'team=web'))), [b.id], 'labels too, as key=value');
+      t.same(ids(store.ordered(undefined, listKey('status', 'running'))), [a.id], 'and statuses');
+      t.same([store.orderedCount(), store.orderedCount(listKey('status', 'exited')), store.orderedCount(listKey('mission_id', 'none'))], [2, 1, 0], 'counted in O(1)');
     });
 
     t.test('the store keeps copies and hands out frozen records nobody can change', async (t) => {
