@@ -202,7 +202,11 @@ export class SessionService {
         throw storeFailure(err, this.options.log);
       }
       this.idempotency.add(record);
-      await this.options.supervisor.created(record);
+      // A session about to launch is counted live at once (inside created, before its first
+      // await); its created event need not hold the launch up: the journal keeps the order of
+      // appends, so it still comes before started. Its failure is logged inside.
+      const told = this.options.supervisor.created(record);
+      if (queued) await told;
       return record;
     }
   }

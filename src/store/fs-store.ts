@@ -129,12 +129,19 @@ export class FsStore implements SessionStore {
       const tmp = join(this.sessionsDir, `${TMP_PREFIX}${id}-${randomPart()}`);
       try {
         await mkdir(tmp, { mode: DIR_MODE });
-        await writeNewFile(join(tmp, METADATA_FILE), metadataJson);
-        await writeNewFile(join(tmp, RECORD_FILE), recordJson);
-        // Empty: nothing of theirs to sync but their names, which the folder's fsync below makes
-        // durable (and a log lost to a crash anyway reads as empty). Two fsyncs less per start.
-        await createEmptyFile(join(tmp, LOG_FILES.stdout));
-        await createEmptyFile(join(tmp, LOG_FILES.stderr));
+        // The four files at once: a start waits for one round of writes and fsyncs, not four.
+        // Nobody sees the folder before the rename, so their order does not matter.
+        // All settle before a failure is thrown, so the clean-up below races no write.
+        const written = await Promise.allSettled([
+          writeNewFile(join(tmp, METADATA_FILE), metadataJson),
+          writeNewFile(join(tmp, RECORD_FILE), recordJson),
+          // Empty: nothing of theirs to sync but their names, which the folder's fsync below makes
+          // durable (and a log lost to a crash anyway reads as empty). Two fsyncs less per start.
+          createEmptyFile(join(tmp, LOG_FILES.stdout)),
+          createEmptyFile(join(tmp, LOG_FILES.stderr)),
+        ]);
+        const failed = written.find((outcome) => outcome.status === 'rejected');
+        if (failed) throw failed.reason;
         await fsyncDir(tmp);
         // The whole folder appears under its real id at once, or not at all. A non-empty target
         // makes rename fail, which is how a taken id is detected even if the index missed it.
