@@ -1,0 +1,574 @@
+// The Docker ProcessAdapter: each session is one container of the Docker Engine, driven through
+// its API (dockerode over SESSIOND_DOCKER_HOST; never the docker CLI). The container runs the
+// command and args as given (no shell) under docker-init, which passes a stop's SIGTERM on to the
+// command (a bare pid 1 would ignore it) and reaps what it leaves; the working directory is
+// bind-mounted at the same path, read-only unless the session may write; limits, no network by
+// default, the service's uid:gid, no capabilities. The container carries the label
+// `sessiond.session=<id>`, so the adapter finds it again after a restart, and the session's state
+// folder holds container.json for recover(). Output goes into the session's own log files
+// (docker-logs.ts says how, and what that costs); ends come from the Engine's event stream, with a
+// slow safety poll; exit code, signal and an out-of-memory kill come from the Engine's state.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState } from './adapter.js';
+import type { Containment } from './cgroup.js';
+import { findCommandIn } from './docker-command.js';
+import { openLogFiles, pumpFrames, writtenBytes, type LogFiles, type LogPump } from './docker-logs.js';
+import { endedFromState, isLive, type DockerEndedState, type EngineState } from './docker-state.js';
+import type { AdapterLog } from './local.js';
+
+/** The label every container of this service carries; its value is the session id. */
+export const SESSION_LABEL = 'sessiond.session';
+
+export interface ContainerLimits {
+  memoryBytes?: number | null;
+  cpus?: number | null;
+  pids?: number | null;
+}
+
+export type ContainerNetwork = 'none' | 'bridge';
+
+/** What a Docker session asks of its container besides the LaunchSpec; unset fields take the adapter's defaults. */
+export interface ContainerOptions {
+  image?: string;
+  limits?: ContainerLimits;
+  network?: ContainerNetwork;
+  /** The working directory is mounted read-write only when true (repository_write_allowed). Default false. */
+  cwdWritable?: boolean;
+  /** More host folders mounted at the same path (runtime_write_root, say). */
+  mounts?: Array<{ path: string; readOnly: boolean }>;
+}
+
+export type DockerLaunchSpec = LaunchSpec & { container?: ContainerOptions };
+
+/** What the Docker adapter stores in a session's handle. */
+export interface DockerProcessHandle {
+  [key: string]: unknown;
+  /** The container's pid 1 (docker-init) as the host sees it, at launch; null once it has ended. */
+  pid: number | null;
+  runtime: 'docker';
+  container_id: string;
+  stdout_path: string;
+  stderr_path: string;
+  state_dir: string;
+}
+
+export interface DockerProcessAdapterOptions {
+  /** SESSIOND_DOCKER_HOST: `unix:///var/run/docker.sock`, or `tcp://host:port`. Ignored when `engine` is given. */
+  host?: string;
+  engine?: Docker;
+  /** The image of a launch that names none (the first of SESSIOND_DOCKER_IMAGES). */
+  defaultImage: string;
+  /** Limits of a launch that sets none (SESSIOND_DEFAULT_MEMORY_BYTES, _CPUS, _PIDS). */
+  limits?: ContainerLimits;
+  /** Default `none`. */
+  network?: ContainerNetwork;
+  /** `uid:gid` inside the container. Default: this process's. */
+  user?: string;
+  /** The safety poll of tracked sessions, besides the event stream. Default 5000 ms. */
+  pollIntervalMs?: number;
+  log?: AdapterLog;
+}
+
+export interface DockerProcessAdapter extends ProcessAdapter {
+  /** The handle of the container made for `sessionId` (by its label), or null: adoption without a state folder. */
+  find(sessionId: string, files: LogFiles & { stateDir: string }): Promise<DockerProcessHandle | null>;
+  /** Removes the session's container (delete). Stops it first if it still runs. Removing a removed one is a no-op. */
+  release(handle: ProcessHandle): Promise<void>;
+}
+
+const CONTAINER_FILE = 'container.json';
+/** After a container ended, how long its end waits for the last of its output to reach the files. */
+const LOG_DRAIN_MS = 5_000;
+const TERMINATE_POLL_MS = 50;
+const AFTER_KILL_WAIT_MS = 5_000;
+const EVENTS_RETRY_MS = 1_000;
+/** Docker's rule for container names; a session id that breaks it gets an Engine-made name. */
+const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,200}$/;
+
+const RUNNING: ProcessState = { state: 'running' };
+const ENDED_UNKNOWN: DockerEndedState = { state: 'ended', exit_code: null, exit_signal: null, ended_at: null };
+
+/** The Engine at `host` (SESSIOND_DOCKER_HOST). */
+export function engineFromHost(host: string): Docker {
+  const url = new URL(host);
+  if (url.protocol === 'unix:') return new Docker({ socketPath: url.pathname });
+  if (url.protocol === 'tcp:' || url.protocol === 'http:') return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http' });
+  throw new Error(`SESSIOND_DOCKER_HOST must be unix:///path or tcp://host:port, not ${host}`);
+}
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { statusCode?: number } | null)?.statusCode;
+}
+
+function isInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value);
+}
+
+/** The handle as this adapter wrote it, or null for anything else (a failed launch's `{pid: null}`). */
+function asDocker(handle: ProcessHandle): DockerProcessHandle | null {
+  const h = handle as Partial<DockerProcessHandle>;
+  if (h.runtime !== 'docker' || typeof h.container_id !== 'string' || !/^[0-9a-f]{12,64}$/.test(h.container_id)) return null;
+  if (typeof h.stdout_path !== 'string' || typeof h.stderr_path !== 'string' || typeof h.state_dir !== 'string') return null;
+  return { ...h, pid: isInt(h.pid) ? h.pid : null, runtime: 'docker', container_id: h.container_id, stdout_path: h.stdout_path, stderr_path: h.stderr_path, state_dir: h.state_dir };
+}
+
+function filesOf(h: DockerProcessHandle): LogFiles {
+  return { stdoutPath: h.stdout_path, stderrPath: h.stderr_path };
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const temporary = `${path}.tmp`;
+  await writeFile(temporary, text);
+  await rename(temporary, path);
+}
+
+/** The Engine's HostConfig resource fields for `limits`. */
+function resources(limits: ContainerLimits): Docker.HostConfig {
+  const config: Docker.HostConfig = {};
+  if (isInt(limits.memoryBytes) && limits.memoryBytes > 0) {
+    config.Memory = limits.memoryBytes;
+    // No swap on top: the limit is the limit.
+    config.MemorySwap = limits.memoryBytes;
+  }
+  if (typeof limits.cpus === 'number' && limits.cpus > 0) config.NanoCpus = Math.round(limits.cpus * 1e9);
+  if (isInt(limits.pids) && limits.pids > 0) config.PidsLimit = limits.pids;
+  return config;
+}
+
+export function createDockerProcessAdapter(options: DockerProcessAdapterOptions): DockerProcessAdapter {
+  const engine = options.engine ?? engineFromHost(options.host ?? 'unix:///var/run/docker.sock');
+  const pollIntervalMs = options.pollIntervalMs ?? 5_000;
+  const user = options.user ?? `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
+  const log = options.log;
+  // The Engine puts each container in its own cgroup of the host's hierarchy; a stop ends all of it.
+  const containment: Containment = existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'cgroup-v2' : 'cgroup-v1';
+  let closed = false;
+  const cancels = new Set<() => void>();
+
+  /** A sleep that close() ends early. */
+  const delay = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (closed) return resolve();
+      const cancel = (): void => {
+        clearTimeout(timer);
+        cancels.delete(cancel);
+        resolve();
+      };
+      const timer = setTimeout(cancel, ms);
+      cancels.add(cancel);
+    });
+
+  interface Tracked {
+    h: DockerProcessHandle;
+    checking: boolean;
+    again: boolean;
+  }
+  const tracked = new Map<string, Tracked>();
+  /** The log pump of each session whose output this process is copying, by session id. */
+  const pumps = new Map<string, LogPump>();
+  const listeners = new Set<(sessionId: string, state: DockerEndedState) => void>();
+  let pollTimer: NodeJS.Timeout | null = null;
+  let events: Readable | null = null;
+
+  /** The Engine's state of the container, or null when it is gone. */
+  const engineState = async (containerId: string): Promise<EngineState | null> => {
+    try {
+      const info = await engine.getContainer(containerId).inspect();
+      return info.State as EngineState;
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  };
+
+  /** Waits (bounded) until the session's output has reached its files. */
+  const drain = async (sessionId: string): Promise<void> => {
+    const pump = pumps.get(sessionId);
+    if (!pump) return;
+    await Promise.race([pump.done, delay(LOG_DRAIN_MS)]);
+    const failure = pump.error();
+    if (failure) log?.warn({ session: sessionId, err: failure.message }, 'docker: copying the container output to the log files failed; the logs miss its end');
+  };
+
+  const inspectDocker = async (sessionId: string | null, h: DockerProcessHandle): Promise<ProcessState> => {
+    const state = await engineState(h.container_id);
+    if (state === null) return ENDED_UNKNOWN;
+    if (isLive(state)) return RUNNING;
+    if (sessionId !== null) await drain(sessionId);
+    return endedFromState(state);
+  };
+
+  /**
+   * Copies the output of a container this process did not start (adopted after a restart) from
+   * the Engine's log, after what the files already hold. Registered at once, so it runs once.
+   */
+  const resumePump = (sessionId: string, h: DockerProcessHandle): void => {
+    if (pumps.has(sessionId)) return;
+    let inner: LogPump | null = null;
+    let stopped = false;
+    let failure: Error | null = null;
+    const done = (async () => {
+      const files = filesOf(h);
+      const skip = await writtenBytes(files);
+      const source = (await engine.getContainer(h.container_id).logs({ follow: true, stdout: true, stderr: true })) as unknown as Readable;
+      if (stopped) {
+        source.destroy();
+        return;
+      }
+      const handles = await openLogFiles(files).catch((err: unknown) => {
+        source.destroy();
+        throw err;
+      });
+      inner = pumpFrames(source, handles, skip);
+      if (stopped) inner.stop();
+      await inner.done;
+    })().catch((err: unknown) => {
+      failure = err as Error;
+    });
+    pumps.set(sessionId, {
+      done,
+      error: () => failure ?? inner?.error() ?? null,
+      stop: () => {
+        stopped = true;
+        inner?.stop();
+      },
+    });
+  };
+
+  /** Inspects one tracked session and reports its end; one inspection at a time per session. */
+  const check = (sessionId: string): void => {
+    const entry = tracked.get(sessionId);
+    if (!entry || closed) return;
+    if (entry.checking) {
+      entry.again = true;
+      return;
+    }
+    entry.checking = true;
+    inspectDocker(sessionId, entry.h).then(
+      (state) => {
+        entry.checking = false;
+        if (tracked.get(sessionId) !== entry) return;
+        if (state.state === 'ended') for (const listener of [...listeners]) listener(sessionId, state);
+        else if (entry.again) {
+          entry.again = false;
+          check(sessionId);
+        }
+      },
+      (err: unknown) => {
+        // The Engine did not answer: not a fact about the container. The next event or poll looks again.
+        entry.checking = false;
+        log?.warn({ session: sessionId, err: (err as Error).message }, 'docker: cannot inspect the container');
+      },
+    );
+  };
+
+  /** Follows the Engine's event stream (die, oom of this service's containers) while anyone watches. */
+  const followEvents = (): void => {
+    if (closed || events !== null || listeners.size === 0) return;
+    const filters = { type: ['container' as const], event: ['die', 'oom'], label: [SESSION_LABEL] };
+    engine.getEvents({ filters }).then(
+      (stream) => {
+        const readable = stream as unknown as Readable;
+        if (closed || listeners.size === 0) {
+          readable.destroy();
+          return;
+        }
+        events = readable;
+        let text = '';
+        readable.setEncoding('utf8');
+        readable.on('data', (chunk: string) => {
+          text += chunk;
+          for (let newline = text.indexOf('\n'); newline >= 0; newline = text.indexOf('\n')) {
+            const line = text.slice(0, newline);
+            text = text.slice(newline + 1);
+            try {
+              const event = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
+              const sessionId = event.Actor?.Attributes?.[SESSION_LABEL];
+              if (sessionId !== undefined) check(sessionId);
+            } catch {
+              // Not an event line (the Engine sends only JSON lines); the poll covers anything missed.
+            }
+          }
+        });
+        const reconnect = (): void => {
+          if (events !== readable) return;
+          events = null;
+          // Ends while it was away are found by one look at everything, then the stream again.
+          if (closed) return;
+          for (const id of tracked.keys()) check(id);
+          void delay(EVENTS_RETRY_MS).then(followEvents);
+        };
+        readable.on('error', reconnect);
+        readable.on('close', reconnect);
+        readable.on('end', reconnect);
+      },
+      (err: unknown) => {
+        log?.warn({ err: (err as Error).message }, 'docker: cannot follow the engine events; retrying (the safety poll still finds ends)');
+        void delay(EVENTS_RETRY_MS).then(followEvents);
+      },
+    );
+  };
+
+  const untrackOne = (sessionId: string): void => {
+    tracked.delete(sessionId);
+    pumps.get(sessionId)?.stop();
+    pumps.delete(sessionId);
+  };
+
+  /** Polls until the container has ended or `ms` passed; the last state seen (null: gone). */
+  const waitEnded = async (containerId: string, ms: number): Promise<EngineState | null> => {
+    const deadline = performance.now() + ms;
+    for (;;) {
+      const state = await engineState(containerId);
+      const left = deadline - performance.now();
+      if (state === null || !isLive(state) || left <= 0 || closed) return state;
+      await delay(Math.min(TERMINATE_POLL_MS, left));
+    }
+  };
+
+  /** Sends `signal` to the container (its pid 1, docker-init, passes it on). False when it is not running. */
+  const kill = async (containerId: string, signal: string): Promise<boolean> => {
+    try {
+      await engine.getContainer(containerId).kill({ signal });
+      return true;
+    } catch (err) {
+      // 404: gone; 409: not running.
+      if (statusOf(err) === 404 || statusOf(err) === 409) return false;
+      throw err;
+    }
+  };
+
+  const handleFor = (containerId: string, pid: number | null, files: LogFiles & { stateDir: string }): DockerProcessHandle => ({
+    pid,
+    runtime: 'docker',
+    container_id: containerId,
+    stdout_path: files.stdoutPath,
+    stderr_path: files.stderrPath,
+    state_dir: files.stateDir,
+  });
+
+  /** A handle for an existing container, or null (and the container removed) when it never started. */
+  const adopt = async (containerId: string, files: LogFiles & { stateDir: string }): Promise<DockerProcessHandle | null> => {
+    const state = await engineState(containerId);
+    if (state === null) return null;
+    if (state.Status === 'created') {
+      // Made, never started: the service died between create and start. Nothing ran.
+      await engine.getContainer(containerId).remove({ force: true }).catch(() => undefined);
+      return null;
+    }
+    return handleFor(containerId, isLive(state) && isInt(state.Pid) && state.Pid > 0 ? state.Pid : null, files);
+  };
+
+  return {
+    async launch(launchSpec: LaunchSpec): Promise<ProcessHandle> {
+      const spec = launchSpec as DockerLaunchSpec;
+      const wanted = spec.container ?? {};
+      let cwdIsDir: boolean;
+      try {
+        cwdIsDir = (await stat(spec.cwd)).isDirectory();
+      } catch (err) {
+        throw new LaunchError(`working directory does not exist: ${spec.cwd}`, { cause: err });
+      }
+      if (!cwdIsDir) throw new LaunchError(`working directory is not a directory: ${spec.cwd}`);
+      try {
+        await mkdir(spec.stateDir, { recursive: true });
+      } catch (err) {
+        throw new LaunchError(`cannot create state folder ${spec.stateDir}: ${(err as Error).message}`, { cause: err });
+      }
+      const image = wanted.image ?? options.defaultImage;
+      const mounts: Docker.MountSettings[] = [
+        { Type: 'bind', Source: spec.cwd, Target: spec.cwd, ReadOnly: wanted.cwdWritable !== true },
+        ...(wanted.mounts ?? []).map((m): Docker.MountSettings => ({ Type: 'bind', Source: m.path, Target: m.path, ReadOnly: m.readOnly })),
+      ];
+      let container: Docker.Container;
+      try {
+        container = await engine.createContainer({
+          ...(CONTAINER_NAME.test(`sessiond-${spec.sessionId}`) ? { name: `sessiond-${spec.sessionId}` } : {}),
+          Image: image,
+          Entrypoint: [spec.command],
+          Cmd: spec.args,
+          Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+          WorkingDir: spec.cwd,
+          User: user,
+          Labels: { [SESSION_LABEL]: spec.sessionId },
+          AttachStdin: false,
+          AttachStdout: true,
+          AttachStderr: true,
+          OpenStdin: false,
+          Tty: false,
+          HostConfig: {
+            ...resources({ ...options.limits, ...wanted.limits }),
+            Mounts: mounts,
+            NetworkMode: wanted.network ?? options.network ?? 'none',
+            Init: true,
+            CapDrop: ['ALL'],
+            SecurityOpt: ['no-new-privileges'],
+            // The copy the output is resumed from after a service restart (docker-logs.ts).
+            LogConfig: { Type: 'json-file', Config: {} },
+            RestartPolicy: { Name: 'no' },
+          },
+        });
+      } catch (err) {
+        const status = statusOf(err);
+        const message = (err as Error).message;
+        if (status === 404) throw new LaunchError(`image not found: ${image}`, { cause: err });
+        if (status === 409) throw new LaunchError(`a container for session ${spec.sessionId} exists already`, { cause: err });
+        throw new LaunchError(`the docker engine refused the container: ${message}`, { cause: err });
+      }
+      const files = { stdoutPath: spec.stdoutPath, stderrPath: spec.stderrPath, stateDir: spec.stateDir };
+      const discard = async (): Promise<void> => {
+        pumps.get(spec.sessionId)?.stop();
+        pumps.delete(spec.sessionId);
+        await container.remove({ force: true }).catch(() => undefined);
+      };
+      try {
+        await writeAtomic(join(spec.stateDir, CONTAINER_FILE), JSON.stringify({ container_id: container.id, session_id: spec.sessionId, ...files }));
+        const found = await findCommandIn(container, spec.command, spec.cwd, spec.env.PATH);
+        if (!found.ok && found.problem === 'not_found') throw new LaunchError(`command not found: ${spec.command} (${found.detail})`);
+        if (!found.ok) throw new LaunchError(`command not executable: ${spec.command} (${found.detail})`);
+        // Attached before it starts, so not one byte of its output is missed.
+        const handles = await openLogFiles(files);
+        let stream: Readable;
+        try {
+          stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as unknown as Readable;
+        } catch (err) {
+          await Promise.allSettled([handles.stdout.close(), handles.stderr.close()]);
+          throw err;
+        }
+        pumps.set(spec.sessionId, pumpFrames(stream, handles));
+        await container.start();
+        const state = await engineState(container.id);
+        return handleFor(container.id, state && isInt(state.Pid) && state.Pid > 0 ? state.Pid : null, files);
+      } catch (err) {
+        await discard();
+        if (err instanceof LaunchError) throw err;
+        throw new LaunchError(`the docker engine could not start the container: ${(err as Error).message}`, { cause: err });
+      }
+    },
+
+    async inspect(handle: ProcessHandle): Promise<ProcessState> {
+      const h = asDocker(handle);
+      return h ? inspectDocker(null, h) : ENDED_UNKNOWN;
+    },
+
+    async terminate(handle: ProcessHandle, graceMs: number): Promise<ProcessState> {
+      const h = asDocker(handle);
+      if (!h) return ENDED_UNKNOWN;
+      const sessionId = [...tracked.entries()].find(([, entry]) => entry.h.container_id === h.container_id)?.[0] ?? null;
+      const finish = async (state: EngineState | null): Promise<ProcessState> => {
+        if (state === null) return ENDED_UNKNOWN;
+        if (isLive(state)) return RUNNING;
+        if (sessionId !== null) await drain(sessionId);
+        return endedFromState(state);
+      };
+      const before = await engineState(h.container_id);
+      if (before === null || !isLive(before)) return finish(before);
+      // The Engine's own stop takes whole seconds; this keeps the grace to the millisecond.
+      await kill(h.container_id, 'SIGTERM');
+      const afterTerm = await waitEnded(h.container_id, graceMs);
+      if (afterTerm === null || !isLive(afterTerm) || closed) return finish(afterTerm);
+      await kill(h.container_id, 'SIGKILL');
+      return finish(await waitEnded(h.container_id, AFTER_KILL_WAIT_MS));
+    },
+
+    watch(listener: (sessionId: string, state: DockerEndedState) => void): () => void {
+      listeners.add(listener);
+      followEvents();
+      if (!pollTimer && !closed) {
+        // The safety net: events are lost while the stream reconnects.
+        pollTimer = setInterval(() => {
+          for (const id of tracked.keys()) check(id);
+        }, pollIntervalMs);
+        pollTimer.unref();
+      }
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size > 0) return;
+        if (pollTimer) clearInterval(pollTimer);
+        pollTimer = null;
+        const stream = events;
+        events = null;
+        stream?.destroy();
+      };
+    },
+
+    track(sessionId: string, handle: ProcessHandle): void {
+      tracked.delete(sessionId);
+      const h = asDocker(handle);
+      if (!h) {
+        queueMicrotask(() => {
+          for (const listener of [...listeners]) listener(sessionId, ENDED_UNKNOWN);
+        });
+        return;
+      }
+      tracked.set(sessionId, { h, checking: false, again: false });
+      // Adopted after a restart: its output since the service went down is in the Engine's log.
+      resumePump(sessionId, h);
+      check(sessionId);
+    },
+
+    untrack(sessionId: string): void {
+      untrackOne(sessionId);
+    },
+
+    async recover(stateDir: string): Promise<ProcessHandle | null> {
+      let record: Partial<{ container_id: string; stdoutPath: string; stderrPath: string }>;
+      try {
+        record = JSON.parse(await readFile(join(stateDir, CONTAINER_FILE), 'utf8')) as typeof record;
+      } catch (err) {
+        // No container.json: no container was made (or the service died before writing it; find() looks by label).
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof SyntaxError) return null;
+        throw err;
+      }
+      if (typeof record.container_id !== 'string' || typeof record.stdoutPath !== 'string' || typeof record.stderrPath !== 'string') return null;
+      return adopt(record.container_id, { stdoutPath: record.stdoutPath, stderrPath: record.stderrPath, stateDir });
+    },
+
+    async find(sessionId: string, files: LogFiles & { stateDir: string }): Promise<DockerProcessHandle | null> {
+      const found = await engine.listContainers({ all: true, filters: { label: [`${SESSION_LABEL}=${sessionId}`] } });
+      const first = found[0];
+      return first ? adopt(first.Id, files) : null;
+    },
+
+    async release(handle: ProcessHandle): Promise<void> {
+      const h = asDocker(handle);
+      if (!h) return;
+      for (const [sessionId, entry] of tracked) if (entry.h.container_id === h.container_id) untrackOne(sessionId);
+      try {
+        await engine.getContainer(h.container_id).remove({ force: true });
+      } catch (err) {
+        if (statusOf(err) !== 404) throw err;
+      }
+    },
+
+    containment(): Containment {
+      return containment;
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      if (pollTimer) clearInterval(pollTimer);
+      pollTimer = null;
+      const stream = events;
+      events = null;
+      stream?.destroy();
+      tracked.clear();
+      for (const pump of pumps.values()) pump.stop();
+      await Promise.allSettled([...pumps.values()].map((pump) => pump.done));
+      pumps.clear();
+      for (const cancel of [...cancels]) cancel();
+    },
+
+    async signal(handle: ProcessHandle, signal: 'SIGINT' | 'SIGTERM'): Promise<boolean> {
+      const h = asDocker(handle);
+      if (!h) return false;
+      const state = await engineState(h.container_id);
+      if (state === null || !isLive(state)) return false;
+      return kill(h.container_id, signal);
+    },
+  };
+}
