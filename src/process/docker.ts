@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState } from './adapter.js';
 import type { Containment } from './cgroup.js';
@@ -74,6 +74,7 @@ export interface DockerProcessAdapterOptions {
 }
 
 export interface DockerProcessAdapter extends ProcessAdapter {
+  recover(stateDir: string): Promise<DockerProcessHandle | null>;
   /** The handle of the container made for `sessionId` (by its label), or null: adoption without a state folder. */
   find(sessionId: string, files: LogFiles & { stateDir: string }): Promise<DockerProcessHandle | null>;
   /** Removes the session's container (delete). Stops it first if it still runs. Removing a removed one is a no-op. */
@@ -203,18 +204,26 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
   };
 
   /**
-   * Copies the output of a container this process did not start (adopted after a restart) from
-   * the Engine's log, after what the files already hold. Registered at once, so it runs once.
+   * Copies a container's output into its files for as long as it runs, and registers that as the
+   * session's pump at once (so it runs once). `attached` is the launch's attach stream: exact, and
+   * complete when the container ends. Without one (adopted after a restart), or when it breaks
+   * while the container still runs, the Engine's log is followed from what the files already hold
+   * (docker-logs.ts). The Engine ends a follow when the container stops, at times before the last
+   * output without a newline is in its log, so after a follow one last plain read of the log
+   * appends what is still missing.
    */
-  const resumePump = (sessionId: string, h: DockerProcessHandle): void => {
-    if (pumps.has(sessionId)) return;
-    let inner: LogPump | null = null;
+  const startPump = (sessionId: string, h: DockerProcessHandle, attached: LogPump | null): void => {
+    let current: LogPump | null = attached;
     let stopped = false;
     let failure: Error | null = null;
-    const done = (async () => {
-      const files = filesOf(h);
+    const files = filesOf(h);
+    const container = engine.getContainer(h.container_id);
+    /** Appends what the Engine's log holds beyond the files, once. */
+    const pumpFromLog = async (follow: boolean): Promise<void> => {
       const skip = await writtenBytes(files);
-      const source = (await engine.getContainer(h.container_id).logs({ follow: true, stdout: true, stderr: true })) as unknown as Readable;
+      const source = follow
+        ? ((await container.logs({ follow: true, stdout: true, stderr: true })) as unknown as Readable)
+        : Readable.from([(await container.logs({ follow: false, stdout: true, stderr: true })) as Buffer]);
       if (stopped) {
         source.destroy();
         return;
@@ -223,18 +232,40 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
         source.destroy();
         throw err;
       });
-      inner = pumpFrames(source, handles, skip);
-      if (stopped) inner.stop();
-      await inner.done;
+      current = pumpFrames(source, handles, skip);
+      if (stopped) current.stop();
+      await current.done;
+      const error = current.error();
+      if (error) throw error;
+    };
+    const done = (async () => {
+      if (current) {
+        await current.done;
+        const error = current.error();
+        if (error) throw error;
+      }
+      let followed = false;
+      while (!stopped && !closed) {
+        const state = await engineState(h.container_id);
+        if (state === null) return;
+        if (!isLive(state)) {
+          // After the attach stream the files are complete; after a follow, the log may hold more.
+          if (followed || current === null) await pumpFromLog(false);
+          return;
+        }
+        if (followed) await delay(EVENTS_RETRY_MS); // a follow that broke while it runs: not in a tight loop
+        followed = true;
+        await pumpFromLog(true);
+      }
     })().catch((err: unknown) => {
       failure = err as Error;
     });
     pumps.set(sessionId, {
       done,
-      error: () => failure ?? inner?.error() ?? null,
+      error: () => failure,
       stop: () => {
         stopped = true;
-        inner?.stop();
+        current?.stop();
       },
     });
   };
@@ -439,7 +470,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
           await Promise.allSettled([handles.stdout.close(), handles.stderr.close()]);
           throw err;
         }
-        pumps.set(spec.sessionId, pumpFrames(stream, handles));
+        startPump(spec.sessionId, handleFor(container.id, null, files), pumpFrames(stream, handles));
         await container.start();
         const state = await engineState(container.id);
         return handleFor(container.id, state && isInt(state.Pid) && state.Pid > 0 ? state.Pid : null, files);
@@ -507,7 +538,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
       }
       tracked.set(sessionId, { h, checking: false, again: false });
       // Adopted after a restart: its output since the service went down is in the Engine's log.
-      resumePump(sessionId, h);
+      if (!pumps.has(sessionId)) startPump(sessionId, h, null);
       check(sessionId);
     },
 
@@ -515,7 +546,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
       untrackOne(sessionId);
     },
 
-    async recover(stateDir: string): Promise<ProcessHandle | null> {
+    async recover(stateDir: string): Promise<DockerProcessHandle | null> {
       let record: Partial<{ container_id: string; stdoutPath: string; stderrPath: string }>;
       try {
         record = JSON.parse(await readFile(join(stateDir, CONTAINER_FILE), 'utf8')) as typeof record;
