@@ -2,6 +2,8 @@
 // session's log files byte for byte (bytes that are not UTF-8, \r, a 40 KB line, a last line
 // without newline), the exit code and a signal come from the engine, interrupt sends a signal,
 // and a stop honours its grace period: SIGTERM first, SIGKILL only for a command that ignores it.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import t from 'tap';
 import { bytesOf, dockerFixture, listen, NO_ENGINE, untilContains } from './engine.js';
 
@@ -72,4 +74,22 @@ t.test('stop: a command that ignores SIGTERM gets SIGKILL after the grace period
   const state = await f.adapter.terminate(handle, 500);
   t.same(state.state === 'ended' && [state.exit_code, state.exit_signal], [null, 'SIGKILL'], 'ended by SIGKILL');
   t.ok(performance.now() - started >= 500, 'not before the grace period');
+});
+
+t.test("ends are heard from the engine's event stream, not only the safety poll", { skip: NO_ENGINE }, async (t) => {
+  // A poll that never comes within the test: only the event stream can tell the end.
+  const f = await dockerFixture(t, { pollIntervalMs: 3_600_000 });
+  const ends = listen(t, f.adapter);
+  const { spec } = await f.launch('sh', ['-c', 'echo ready; while [ ! -e go ]; do sleep 0.05; done; exit 4']);
+  await untilContains(spec.stdoutPath, 'ready\n');
+  await writeFile(join(f.cwd, 'go'), '');
+  let timer: NodeJS.Timeout | undefined;
+  const end = await Promise.race([
+    ends.of(spec.sessionId),
+    new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), 30_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  t.same(end && [end.exit_code, end.exit_signal], [4, null], 'heard, with its exit code');
 });
