@@ -11,9 +11,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import Docker from 'dockerode';
-import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState } from './adapter.js';
+import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState, type WriteOutcome } from './adapter.js';
 import type { Containment } from './cgroup.js';
 import { findCommandIn } from './docker-command.js';
 import { openLogFiles, pumpFrames, writtenBytes, type LogFiles, type LogPump } from './docker-logs.js';
@@ -87,6 +87,8 @@ const LOG_DRAIN_MS = 5_000;
 const TERMINATE_POLL_MS = 50;
 const AFTER_KILL_WAIT_MS = 5_000;
 const EVENTS_RETRY_MS = 1_000;
+/** How long a write to a session's stdin may take before it counts as busy (the session does not read). */
+const INPUT_MS = 5_000;
 /** Docker's rule for container names; a session id that breaks it gets an Engine-made name. */
 const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,200}$/;
 
@@ -361,6 +363,40 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
     }
   };
 
+  /**
+   * Writes `bytes` to the container's stdin through an attach of stdin alone, then ends that
+   * attach; the Engine closes the connection once it has copied everything into the pipe. The
+   * price against the local runtime: when the pipe stays full the write is abandoned after
+   * INPUT_MS as `busy`, and part of it may have reached the pipe by then (the Engine does not say
+   * how much).
+   */
+  const writeStdin = async (containerId: string, bytes: Buffer): Promise<WriteOutcome> => {
+    let socket: Duplex;
+    try {
+      socket = (await engine.getContainer(containerId).attach({ stream: true, stdin: true, stdout: false, stderr: false, hijack: true })) as unknown as Duplex;
+    } catch (err) {
+      if (statusOf(err) === 404 || statusOf(err) === 409) return 'ended';
+      throw err;
+    }
+    return new Promise<WriteOutcome>((resolve) => {
+      let settled = false;
+      const settle = (outcome: WriteOutcome): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(outcome);
+      };
+      const timer = setTimeout(() => settle('busy'), INPUT_MS);
+      socket.on('error', () => settle('ended'));
+      socket.on('close', () => settle('written'));
+      socket.on('end', () => settle('written'));
+      // Nothing comes back on a stdin-only attach; reading lets the end be seen.
+      socket.resume();
+      socket.end(bytes);
+    });
+  };
+
   /** Sends `signal` to the container (its pid 1, docker-init, passes it on). False when it is not running. */
   const kill = async (containerId: string, signal: string): Promise<boolean> => {
     try {
@@ -426,10 +462,13 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
           WorkingDir: spec.cwd,
           User: user,
           Labels: { [SESSION_LABEL]: spec.sessionId },
-          AttachStdin: false,
+          // With input, stdin is a pipe the Engine holds open (StdinOnce false: an attach that
+          // ends does not close it), so writes from a restarted service reach the same stdin.
+          AttachStdin: spec.input === true,
           AttachStdout: true,
           AttachStderr: true,
-          OpenStdin: false,
+          OpenStdin: spec.input === true,
+          StdinOnce: false,
           Tty: false,
           HostConfig: {
             ...resources({ ...options.limits, ...wanted.limits }),
@@ -472,6 +511,10 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
         }
         startPump(spec.sessionId, handleFor(container.id, null, files), pumpFrames(stream, handles));
         await container.start();
+        if (spec.input === true && spec.initialInput) {
+          const outcome = await writeStdin(container.id, Buffer.from(spec.initialInput));
+          if (outcome !== 'written') throw new LaunchError(`the first input could not be written to the container's stdin (${outcome})`);
+        }
         const state = await engineState(container.id);
         return handleFor(container.id, state && isInt(state.Pid) && state.Pid > 0 ? state.Pid : null, files);
       } catch (err) {
@@ -592,6 +635,21 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
       await Promise.allSettled([...pumps.values()].map((pump) => pump.done));
       pumps.clear();
       for (const cancel of [...cancels]) cancel();
+    },
+
+    async writeInput(handle: ProcessHandle, bytes: Buffer): Promise<WriteOutcome> {
+      const h = asDocker(handle);
+      if (!h) return 'ended';
+      let info: Docker.ContainerInspectInfo;
+      try {
+        info = await engine.getContainer(h.container_id).inspect();
+      } catch (err) {
+        if (statusOf(err) === 404) return 'ended';
+        throw err;
+      }
+      if (!isLive(info.State as EngineState)) return 'ended';
+      if (info.Config.OpenStdin !== true) return 'not_interactive';
+      return writeStdin(h.container_id, bytes);
     },
 
     async signal(handle: ProcessHandle, signal: 'SIGINT' | 'SIGTERM'): Promise<boolean> {

@@ -60,8 +60,8 @@ export interface DockerFixture {
   spec(command: string, args: string[], extra?: Partial<DockerLaunchSpec>): DockerLaunchSpec;
   /** Launches, tracks, and registers the container for removal in teardown. */
   launch(command: string, args: string[], extra?: Partial<DockerLaunchSpec>): Promise<{ spec: DockerLaunchSpec; handle: DockerProcessHandle }>;
-  /** A new adapter on the same engine (the service restarted), closed in teardown. */
-  restart(): DockerProcessAdapter;
+  /** Closes the current adapter and makes a new one on the same engine (the service restarted). */
+  restart(): Promise<DockerProcessAdapter>;
   /** Removes this handle's container in teardown. */
   remember(handle: ProcessHandle): void;
 }
@@ -115,7 +115,8 @@ export async function dockerFixture(t: Test, options: Partial<DockerProcessAdapt
       fixture.adapter.track(s.sessionId, handle);
       return { spec: s, handle };
     },
-    restart() {
+    async restart() {
+      await fixture.adapter.close();
       const adapter = make();
       adapters.push(adapter);
       return adapter;

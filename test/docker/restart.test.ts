@@ -68,7 +68,7 @@ t.test('after a kill -9 of the service it is adopted: output while down and afte
   await new Promise((resolve) => setTimeout(resolve, 300));
   t.equal((await bytesOf(spec.stdoutPath)).toString(), 'before\n', 'nothing reached the files while the service was down');
 
-  const adapter = f.restart();
+  const adapter = await f.restart();
   const ends = listen(t, adapter);
   const recovered = await adapter.recover(spec.stateDir);
   t.same(recovered && [recovered.container_id, recovered.stdout_path], [handle.container_id, spec.stdoutPath], 'recover finds the container from the state folder');
@@ -88,7 +88,7 @@ t.test('an end that happened while the service was down is heard, with its exit 
   await go(f, 'go');
   await f.engine.getContainer(handle.container_id).wait();
 
-  const adapter = f.restart();
+  const adapter = await f.restart();
   const ends = listen(t, adapter);
   const found = await adapter.find(spec.sessionId, { stdoutPath: spec.stdoutPath, stderrPath: spec.stderrPath, stateDir: spec.stateDir });
   t.equal(found?.container_id, handle.container_id, 'find adopts it by its label');
