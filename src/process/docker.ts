@@ -51,6 +51,8 @@ export interface DockerProcessHandle {
   pid: number | null;
   runtime: 'docker';
   container_id: string;
+  /** The container's label must name this session, or the adapter leaves the container alone. */
+  session_id: string;
   stdout_path: string;
   stderr_path: string;
   state_dir: string;
@@ -114,9 +116,9 @@ function isInt(value: unknown): value is number {
 /** The handle as this adapter wrote it, or null for anything else (a failed launch's `{pid: null}`). */
 function asDocker(handle: ProcessHandle): DockerProcessHandle | null {
   const h = handle as Partial<DockerProcessHandle>;
-  if (h.runtime !== 'docker' || typeof h.container_id !== 'string' || !/^[0-9a-f]{12,64}$/.test(h.container_id)) return null;
+  if (h.runtime !== 'docker' || typeof h.container_id !== 'string' || !/^[0-9a-f]{12,64}$/.test(h.container_id) || typeof h.session_id !== 'string') return null;
   if (typeof h.stdout_path !== 'string' || typeof h.stderr_path !== 'string' || typeof h.state_dir !== 'string') return null;
-  return { ...h, pid: isInt(h.pid) ? h.pid : null, runtime: 'docker', container_id: h.container_id, stdout_path: h.stdout_path, stderr_path: h.stderr_path, state_dir: h.state_dir };
+  return { ...h, pid: isInt(h.pid) ? h.pid : null, runtime: 'docker', container_id: h.container_id, session_id: h.session_id, stdout_path: h.stdout_path, stderr_path: h.stderr_path, state_dir: h.state_dir };
 }
 
 function filesOf(h: DockerProcessHandle): LogFiles {
@@ -177,15 +179,26 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
   let pollTimer: NodeJS.Timeout | null = null;
   let events: Readable | null = null;
 
-  /** The Engine's state of the container, or null when it is gone. */
-  const engineState = async (containerId: string): Promise<EngineState | null> => {
+  /**
+   * The Engine's view of the session's container, or null when it is gone, or is not the
+   * session's: a handle from a damaged or forged record must not make the adapter stop, signal,
+   * write to or remove another container of the same engine.
+   */
+  const containerInfo = async (ref: { container_id: string; session_id: string }): Promise<Docker.ContainerInspectInfo | null> => {
+    let info: Docker.ContainerInspectInfo;
     try {
-      const info = await engine.getContainer(containerId).inspect();
-      return info.State as EngineState;
+      info = await engine.getContainer(ref.container_id).inspect();
     } catch (err) {
       if (statusOf(err) === 404) return null;
       throw err;
     }
+    return info.Config?.Labels?.[SESSION_LABEL] === ref.session_id ? info : null;
+  };
+
+  /** The Engine's state of the session's container, or null (see containerInfo). */
+  const engineState = async (ref: { container_id: string; session_id: string }): Promise<EngineState | null> => {
+    const info = await containerInfo(ref);
+    return info ? (info.State as EngineState) : null;
   };
 
   /** Waits (bounded) until the session's output has reached its files. */
@@ -198,7 +211,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
   };
 
   const inspectDocker = async (sessionId: string | null, h: DockerProcessHandle): Promise<ProcessState> => {
-    const state = await engineState(h.container_id);
+    const state = await engineState(h);
     if (state === null) return ENDED_UNKNOWN;
     if (isLive(state)) return RUNNING;
     if (sessionId !== null) await drain(sessionId);
@@ -248,7 +261,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
       }
       let followed = false;
       while (!stopped && !closed) {
-        const state = await engineState(h.container_id);
+        const state = await engineState(h);
         if (state === null) return;
         if (!isLive(state)) {
           // After the attach stream the files are complete; after a follow, the log may hold more.
@@ -353,10 +366,10 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
   };
 
   /** Polls until the container has ended or `ms` passed; the last state seen (null: gone). */
-  const waitEnded = async (containerId: string, ms: number): Promise<EngineState | null> => {
+  const waitEnded = async (h: DockerProcessHandle, ms: number): Promise<EngineState | null> => {
     const deadline = performance.now() + ms;
     for (;;) {
-      const state = await engineState(containerId);
+      const state = await engineState(h);
       const left = deadline - performance.now();
       if (state === null || !isLive(state) || left <= 0 || closed) return state;
       await delay(Math.min(TERMINATE_POLL_MS, left));
@@ -409,25 +422,26 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
     }
   };
 
-  const handleFor = (containerId: string, pid: number | null, files: LogFiles & { stateDir: string }): DockerProcessHandle => ({
+  const handleFor = (containerId: string, sessionId: string, pid: number | null, files: LogFiles & { stateDir: string }): DockerProcessHandle => ({
     pid,
     runtime: 'docker',
     container_id: containerId,
+    session_id: sessionId,
     stdout_path: files.stdoutPath,
     stderr_path: files.stderrPath,
     state_dir: files.stateDir,
   });
 
   /** A handle for an existing container, or null (and the container removed) when it never started. */
-  const adopt = async (containerId: string, files: LogFiles & { stateDir: string }): Promise<DockerProcessHandle | null> => {
-    const state = await engineState(containerId);
+  const adopt = async (containerId: string, sessionId: string, files: LogFiles & { stateDir: string }): Promise<DockerProcessHandle | null> => {
+    const state = await engineState({ container_id: containerId, session_id: sessionId });
     if (state === null) return null;
     if (state.Status === 'created') {
       // Made, never started: the service died between create and start. Nothing ran.
       await engine.getContainer(containerId).remove({ force: true }).catch(() => undefined);
       return null;
     }
-    return handleFor(containerId, isLive(state) && isInt(state.Pid) && state.Pid > 0 ? state.Pid : null, files);
+    return handleFor(containerId, sessionId, isLive(state) && isInt(state.Pid) && state.Pid > 0 ? state.Pid : null, files);
   };
 
   return {
@@ -509,14 +523,14 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
           await Promise.allSettled([handles.stdout.close(), handles.stderr.close()]);
           throw err;
         }
-        startPump(spec.sessionId, handleFor(container.id, null, files), pumpFrames(stream, handles));
+        startPump(spec.sessionId, handleFor(container.id, spec.sessionId, null, files), pumpFrames(stream, handles));
         await container.start();
         if (spec.input === true && spec.initialInput) {
           const outcome = await writeStdin(container.id, Buffer.from(spec.initialInput));
           if (outcome !== 'written') throw new LaunchError(`the first input could not be written to the container's stdin (${outcome})`);
         }
-        const state = await engineState(container.id);
-        return handleFor(container.id, state && isInt(state.Pid) && state.Pid > 0 ? state.Pid : null, files);
+        const state = await engineState({ container_id: container.id, session_id: spec.sessionId });
+        return handleFor(container.id, spec.sessionId, state && isInt(state.Pid) && state.Pid > 0 ? state.Pid : null, files);
       } catch (err) {
         await discard();
         if (err instanceof LaunchError) throw err;
@@ -539,14 +553,14 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
         if (sessionId !== null) await drain(sessionId);
         return endedFromState(state);
       };
-      const before = await engineState(h.container_id);
+      const before = await engineState(h);
       if (before === null || !isLive(before)) return finish(before);
       // The Engine's own stop takes whole seconds; this keeps the grace to the millisecond.
       await kill(h.container_id, 'SIGTERM');
-      const afterTerm = await waitEnded(h.container_id, graceMs);
+      const afterTerm = await waitEnded(h, graceMs);
       if (afterTerm === null || !isLive(afterTerm) || closed) return finish(afterTerm);
       await kill(h.container_id, 'SIGKILL');
-      return finish(await waitEnded(h.container_id, AFTER_KILL_WAIT_MS));
+      return finish(await waitEnded(h, AFTER_KILL_WAIT_MS));
     },
 
     watch(listener: (sessionId: string, state: DockerEndedState) => void): () => void {
@@ -590,7 +604,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
     },
 
     async recover(stateDir: string): Promise<DockerProcessHandle | null> {
-      let record: Partial<{ container_id: string; stdoutPath: string; stderrPath: string }>;
+      let record: Partial<{ container_id: string; session_id: string; stdoutPath: string; stderrPath: string }>;
       try {
         record = JSON.parse(await readFile(join(stateDir, CONTAINER_FILE), 'utf8')) as typeof record;
       } catch (err) {
@@ -598,20 +612,21 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
         if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof SyntaxError) return null;
         throw err;
       }
-      if (typeof record.container_id !== 'string' || typeof record.stdoutPath !== 'string' || typeof record.stderrPath !== 'string') return null;
-      return adopt(record.container_id, { stdoutPath: record.stdoutPath, stderrPath: record.stderrPath, stateDir });
+      if (typeof record.container_id !== 'string' || typeof record.session_id !== 'string' || typeof record.stdoutPath !== 'string' || typeof record.stderrPath !== 'string') return null;
+      return adopt(record.container_id, record.session_id, { stdoutPath: record.stdoutPath, stderrPath: record.stderrPath, stateDir });
     },
 
     async find(sessionId: string, files: LogFiles & { stateDir: string }): Promise<DockerProcessHandle | null> {
       const found = await engine.listContainers({ all: true, filters: { label: [`${SESSION_LABEL}=${sessionId}`] } });
       const first = found[0];
-      return first ? adopt(first.Id, files) : null;
+      return first ? adopt(first.Id, sessionId, files) : null;
     },
 
     async release(handle: ProcessHandle): Promise<void> {
       const h = asDocker(handle);
       if (!h) return;
       for (const [sessionId, entry] of tracked) if (entry.h.container_id === h.container_id) untrackOne(sessionId);
+      if ((await containerInfo(h)) === null) return;
       try {
         await engine.getContainer(h.container_id).remove({ force: true });
       } catch (err) {
@@ -640,14 +655,8 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
     async writeInput(handle: ProcessHandle, bytes: Buffer): Promise<WriteOutcome> {
       const h = asDocker(handle);
       if (!h) return 'ended';
-      let info: Docker.ContainerInspectInfo;
-      try {
-        info = await engine.getContainer(h.container_id).inspect();
-      } catch (err) {
-        if (statusOf(err) === 404) return 'ended';
-        throw err;
-      }
-      if (!isLive(info.State as EngineState)) return 'ended';
+      const info = await containerInfo(h);
+      if (info === null || !isLive(info.State as EngineState)) return 'ended';
       if (info.Config.OpenStdin !== true) return 'not_interactive';
       return writeStdin(h.container_id, bytes);
     },
@@ -655,7 +664,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
     async signal(handle: ProcessHandle, signal: 'SIGINT' | 'SIGTERM'): Promise<boolean> {
       const h = asDocker(handle);
       if (!h) return false;
-      const state = await engineState(h.container_id);
+      const state = await engineState(h);
       if (state === null || !isLive(state)) return false;
       return kill(h.container_id, signal);
     },

@@ -141,8 +141,22 @@ t.test('recover: a container made but never started (the service died in between
   const spec = f.spec('sh', ['-c', 'echo should not run']);
   const made = await f.engine.createContainer({ Image: IMAGE, Entrypoint: ['sh'], Labels: { [SESSION_LABEL]: spec.sessionId }, HostConfig: { NetworkMode: 'none' } });
   await fs.mkdir(spec.stateDir, { recursive: true });
-  await fs.writeFile(path.join(spec.stateDir, 'container.json'), JSON.stringify({ container_id: made.id, stdoutPath: spec.stdoutPath, stderrPath: spec.stderrPath }));
+  await fs.writeFile(path.join(spec.stateDir, 'container.json'), JSON.stringify({ container_id: made.id, session_id: spec.sessionId, stdoutPath: spec.stdoutPath, stderrPath: spec.stderrPath }));
   t.equal(await f.adapter.recover(spec.stateDir), null, 'nothing to adopt');
   t.equal(await statusOf(made.inspect()), 404, 'and the container is gone');
   t.equal(await f.adapter.recover(path.join(f.dir, 'no-state')), null, 'no state folder: nothing to adopt');
+});
+
+t.test("a handle that names a container not of its session (a damaged or forged record) touches nothing", { skip: NO_ENGINE }, async (t) => {
+  const f = await dockerFixture(t);
+  listen(t, f.adapter);
+  const { spec, handle } = await f.launch('sleep', ['300']);
+  // Another session's handle, pointed at this container.
+  const forged = { ...handle, session_id: `${spec.sessionId}-other` };
+  t.same(await f.adapter.inspect(forged), { state: 'ended', exit_code: null, exit_signal: null, ended_at: null }, 'inspect: not there');
+  t.equal(await f.adapter.signal(forged, 'SIGTERM'), false, 'signal: nothing sent');
+  t.equal(await f.adapter.writeInput(forged, Buffer.from('x')), 'ended', 'input: nothing written');
+  await f.adapter.terminate(forged, 100);
+  await f.adapter.release(forged);
+  t.same(await f.adapter.inspect(handle), { state: 'running' }, 'the container still runs after terminate and release');
 });
