@@ -35,3 +35,12 @@ t.test('without input stdin is empty and writes are refused', { skip: NO_ENGINE 
   await ends.of(spec.sessionId);
   t.equal((await bytesOf(spec.stdoutPath)).toString(), 'ready\ncat ended\n', 'cat read an empty stdin');
 });
+
+t.test('a session that does not read its stdin makes a large write busy, not a hang', { skip: NO_ENGINE }, async (t) => {
+  const f = await dockerFixture(t);
+  listen(t, f.adapter);
+  const { spec, handle } = await f.launch('sh', ['-c', 'echo ready; exec sleep 300'], { input: true });
+  await untilContains(spec.stdoutPath, 'ready\n');
+  t.equal(await f.adapter.writeInput(handle, Buffer.alloc(4 * 1024 * 1024, 'y')), 'busy', '4 MiB into a pipe nobody reads');
+  t.same(await f.adapter.inspect(handle), { state: 'running' }, 'the session runs on');
+});
