@@ -88,3 +88,23 @@ t.test('only the given environment reaches the command', { skip: NO_ENGINE }, as
   t.same(names.filter((name) => name !== 'HOSTNAME' && name !== 'HOME').sort(), ['ONLY', 'PATH']);
   t.match((await bytesOf(spec.stdoutPath)).toString(), /^ONLY=this one$/m, 'values as given, spaces and all');
 });
+
+t.test('the cpus limit is the cgroup quota the container sees', { skip: NO_ENGINE }, async (t) => {
+  const f = await dockerFixture(t);
+  const ends = listen(t, f.adapter);
+  // cgroup v2: "quota period" in cpu.max; v1: the two cfs files.
+  const script = 'cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us)';
+  const { spec } = await f.launch('sh', ['-c', script], { container: { limits: { cpus: 0.5 } } });
+  await ends.of(spec.sessionId);
+  const [quota, period] = (await bytesOf(spec.stdoutPath)).toString().trim().split(/\s+/).map(Number);
+  t.equal(quota! / period!, 0.5, 'half a CPU');
+});
+
+t.test('the uid:gid is the configured one, and the read-only working directory holds for it too', { skip: NO_ENGINE }, async (t) => {
+  // The service here may run as root; another uid shows the setting is applied, not defaulted.
+  const f = await dockerFixture(t, { user: '65534:65534' });
+  const ends = listen(t, f.adapter);
+  const { spec } = await f.launch('sh', ['-c', 'id -u; id -g; touch x 2>/dev/null || echo cannot write']);
+  await ends.of(spec.sessionId);
+  t.equal((await bytesOf(spec.stdoutPath)).toString(), '65534\n65534\ncannot write\n');
+});
