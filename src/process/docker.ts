@@ -13,7 +13,17 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import Docker from 'dockerode';
-import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState, type WriteOutcome } from './adapter.js';
+import {
+  LaunchError,
+  type ContainerLimits,
+  type ContainerNetwork,
+  type ContainerOptions,
+  type LaunchSpec,
+  type ProcessAdapter,
+  type ProcessHandle,
+  type ProcessState,
+  type WriteOutcome,
+} from './adapter.js';
 import type { Containment } from './cgroup.js';
 import { findCommandIn } from './docker-command.js';
 import { openLogFiles, pumpFrames, writtenBytes, type LogFiles, type LogPump } from './docker-logs.js';
@@ -23,26 +33,9 @@ import type { AdapterLog } from './local.js';
 /** The label every container of this service carries; its value is the session id. */
 export const SESSION_LABEL = 'sessiond.session';
 
-export interface ContainerLimits {
-  memoryBytes?: number | null;
-  cpus?: number | null;
-  pids?: number | null;
-}
-
-export type ContainerNetwork = 'none' | 'bridge';
-
-/** What a Docker session asks of its container besides the LaunchSpec; unset fields take the adapter's defaults. */
-export interface ContainerOptions {
-  image?: string;
-  limits?: ContainerLimits;
-  network?: ContainerNetwork;
-  /** The working directory is mounted read-write only when true (repository_write_allowed). Default false. */
-  cwdWritable?: boolean;
-  /** More host folders mounted at the same path (runtime_write_root, say). */
-  mounts?: Array<{ path: string; readOnly: boolean }>;
-}
-
-export type DockerLaunchSpec = LaunchSpec & { container?: ContainerOptions };
+export type { ContainerLimits, ContainerNetwork, ContainerOptions };
+/** The port's LaunchSpec: `container` carries the image, limits, network and mounts. */
+export type DockerLaunchSpec = LaunchSpec;
 
 /** What the Docker adapter stores in a session's handle. */
 export interface DockerProcessHandle {
@@ -79,8 +72,6 @@ export interface DockerProcessAdapter extends ProcessAdapter {
   recover(stateDir: string): Promise<DockerProcessHandle | null>;
   /** The handle of the container made for `sessionId` (by its label), or null: adoption without a state folder. */
   find(sessionId: string, files: LogFiles & { stateDir: string }): Promise<DockerProcessHandle | null>;
-  /** Removes the session's container (delete). Stops it first if it still runs. Removing a removed one is a no-op. */
-  release(handle: ProcessHandle): Promise<void>;
 }
 
 const CONTAINER_FILE = 'container.json';
@@ -445,8 +436,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
   };
 
   return {
-    async launch(launchSpec: LaunchSpec): Promise<ProcessHandle> {
-      const spec = launchSpec as DockerLaunchSpec;
+    async launch(spec: LaunchSpec): Promise<ProcessHandle> {
       const wanted = spec.container ?? {};
       let cwdIsDir: boolean;
       try {
@@ -624,6 +614,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
       return first ? adopt(first.Id, sessionId, files) : null;
     },
 
+    // Removes the container, stopping it first if it still runs (force).
     async release(handle: ProcessHandle): Promise<void> {
       const h = asDocker(handle);
       if (!h) return;
