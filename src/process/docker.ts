@@ -80,6 +80,8 @@ const LOG_DRAIN_MS = 5_000;
 const TERMINATE_POLL_MS = 50;
 const AFTER_KILL_WAIT_MS = 5_000;
 const EVENTS_RETRY_MS = 1_000;
+/** The longest wait between attempts to reach an Engine that does not answer. */
+const EVENTS_RETRY_MAX_MS = 30_000;
 /** How long a write to a session's stdin may take before it counts as busy (the session does not read). */
 const INPUT_MS = 5_000;
 /** Docker's rule for container names; a session id that breaks it gets an Engine-made name. */
@@ -169,6 +171,10 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
   const listeners = new Set<(sessionId: string, state: DockerEndedState) => void>();
   let pollTimer: NodeJS.Timeout | null = null;
   let events: Readable | null = null;
+  /** A request for the event stream is under way (at most one at a time). */
+  let connecting = false;
+  /** Failed attempts in a row: the wait before the next one doubles, and only the first is logged. */
+  let eventFailures = 0;
 
   /**
    * The Engine's view of the session's container, or null when it is gone, or is not the
@@ -305,10 +311,14 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
 
   /** Follows the Engine's event stream (die, oom of this service's containers) while anyone watches. */
   const followEvents = (): void => {
-    if (closed || events !== null || listeners.size === 0) return;
+    if (closed || events !== null || connecting || listeners.size === 0) return;
+    connecting = true;
     const filters = { type: ['container' as const], event: ['die', 'oom'], label: [SESSION_LABEL] };
     engine.getEvents({ filters }).then(
       (stream) => {
+        connecting = false;
+        if (eventFailures > 0) log?.info({ failures: eventFailures }, 'docker: following the engine events again');
+        eventFailures = 0;
         const readable = stream as unknown as Readable;
         if (closed || listeners.size === 0) {
           readable.destroy();
@@ -344,8 +354,10 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
         readable.on('end', reconnect);
       },
       (err: unknown) => {
-        log?.warn({ err: (err as Error).message }, 'docker: cannot follow the engine events; retrying (the safety poll still finds ends)');
-        void delay(EVENTS_RETRY_MS).then(followEvents);
+        connecting = false;
+        if (eventFailures === 0) log?.warn({ err: (err as Error).message }, 'docker: cannot follow the engine events; retrying (the safety poll still finds ends)');
+        eventFailures += 1;
+        void delay(Math.min(EVENTS_RETRY_MS * 2 ** (eventFailures - 1), EVENTS_RETRY_MAX_MS)).then(followEvents);
       },
     );
   };
@@ -491,7 +503,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
         const message = (err as Error).message;
         if (status === 404) throw new LaunchError(`image not found: ${image}`, { cause: err });
         if (status === 409) throw new LaunchError(`a container for session ${spec.sessionId} exists already`, { cause: err });
-        throw new LaunchError(`the docker engine refused the container: ${message}`, { cause: err });
+        throw new LaunchError(`the docker engine did not create the container: ${message}`, { cause: err });
       }
       const files = { stdoutPath: spec.stdoutPath, stderrPath: spec.stderrPath, stateDir: spec.stateDir };
       const discard = async (): Promise<void> => {
