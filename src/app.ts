@@ -21,7 +21,7 @@ import errors, { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH } from '.
 import openapi from './plugins/openapi.js';
 import { schemaController } from './plugins/validation.js';
 import type { ProcessAdapter } from './process/adapter.js';
-import { createLocalProcessAdapter } from './process/local.js';
+import { createRuntimes } from './process/create-runtimes.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes } from './routes/logs.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -160,15 +160,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const store = options.store ?? createFsStore({ dataDir: config.dataDir, log: app.log });
-  const processes =
-    options.processes ??
-    createLocalProcessAdapter({
-      pollIntervalMs: config.supervisePollMs,
-      workspaceRoots: config.workspaceRoots,
-      runAs: config.runAs,
-      containment: config.containment,
-      log: app.log,
-    });
+  const processes = options.processes ?? createRuntimes(config, app.log);
   const journal = options.journal ?? createFileJournal({ dataDir: config.dataDir, log: app.log, clock: options.clock });
   const clock = options.clock ?? (() => new Date());
   await store.init();

@@ -59,6 +59,8 @@ export type ProcessState =
       exit_signal: string | null;
       /** When it ended, if the adapter knows (RFC 3339). */
       ended_at: string | null;
+      /** What the runtime knows of why, beyond the code or signal (a memory limit's kill, say). */
+      reason?: string;
     };
 
 export class LaunchError extends Error {

@@ -149,6 +149,7 @@ export class Supervisor {
         exit_code: state.exit_code,
         exit_signal: state.exit_signal,
         ended_at: state.ended_at,
+        ...(state.reason !== undefined ? { reason: state.reason } : {}),
         // Looked up only when it decides the status, and before the lock's write.
         report:
           current.expects_report && !current.stop_requested_at

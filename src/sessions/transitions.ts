@@ -27,6 +27,8 @@ export type Observation =
       exit_code: number | null;
       exit_signal: string | null;
       ended_at: string | null;
+      /** The runtime's word on why it ended (a container killed for memory); absent: none. */
+      reason?: string;
       report: boolean | null;
       last_activity: string | null;
       /** The agent summary with every message parsed, for an agent session; absent: unchanged. */
@@ -113,7 +115,7 @@ export function transition(record: SessionRecord, observation: Observation, now:
         record: {
           ...record,
           status,
-          status_reason: unknown ? 'the process ended without a recorded exit status' : null,
+          status_reason: observation.reason ?? (unknown ? 'the process ended without a recorded exit status' : null),
           exit_code: observation.exit_code,
           exit_signal: observation.exit_signal,
           stopped_at: observation.ended_at ?? now,
