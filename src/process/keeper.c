@@ -349,7 +349,12 @@ static int inside_roots(const char *dir, struct spec *s) {
  * now in is what the command inherits, so no later swap of a path can move it.
  */
 static void enter_working_directory(struct spec *s) {
-  if (chdir(s->cwd) != 0) fail(errno_name(errno), "cannot enter the working directory: %s: %s, chdir '%s'", errno_name(errno), strerror(errno), s->cwd);
+  if (chdir(s->cwd) != 0) {
+    int err = errno;
+    if (err == ENOENT) fail(errno_name(err), "working directory does not exist: %s", s->cwd);
+    if (err == ENOTDIR) fail(errno_name(err), "working directory is not a directory: %s", s->cwd);
+    fail(errno_name(err), "cannot enter the working directory: %s: %s, chdir '%s'", errno_name(err), strerror(err), s->cwd);
+  }
   if (s->nroots == 0) return;
   /* getcwd(3): the kernel's path to where we are, with no symlink in it; not resolved again. */
   char here[PATH_MAX];
@@ -585,6 +590,8 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &handled, &original);
 
   read_spec(&s, argc >= 2 ? argv[1] : NULL);
+  /* The state folder is the keeper's own (its parent, the session's folder, exists). */
+  if (mkdir(s.state_dir, 0700) != 0 && errno != EEXIST) fail(errno_name(errno), "cannot create state folder %s: %s", s.state_dir, strerror(errno));
   reserve_exit_file(s.state_dir);
 
   int out_fd = open_log(s.stdout_path);

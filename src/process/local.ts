@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readFile, readdir, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, readdir, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -408,19 +408,8 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
 
   return {
     async launch(spec: LaunchSpec): Promise<ProcessHandle> {
-      let cwdIsDir: boolean;
-      try {
-        cwdIsDir = (await stat(spec.cwd)).isDirectory();
-      } catch (err) {
-        throw new LaunchError(`working directory does not exist: ${spec.cwd}`, { cause: err });
-      }
-      if (!cwdIsDir) throw new LaunchError(`working directory is not a directory: ${spec.cwd}`);
-      try {
-        await mkdir(spec.stateDir, { recursive: true });
-      } catch (err) {
-        throw new LaunchError(`cannot create state folder ${spec.stateDir}: ${(err as Error).message}`, { cause: err });
-      }
-
+      // The keeper makes the state folder and enters the working directory itself (a missing
+      // one is its report's error): no file checks here, on the path of every start.
       const keeperSpec: KeeperSpec = {
         command: spec.command,
         args: spec.args,

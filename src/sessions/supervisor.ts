@@ -136,7 +136,9 @@ export class Supervisor {
 
   /** The process of `id` is confirmed running: record it and watch it. */
   async launched(id: string, observation: Extract<Observation, { kind: 'launched' }>): Promise<SessionRecord> {
-    const next = await this.observe(id, observation);
+    // The start's answer waits for the record, not for its started event: the journal keeps the
+    // order of appends, so the event still follows created and comes before anything later.
+    const next = await this.observe(id, observation, { eventInBackground: true });
     if (next.status === 'running') this.options.processes.track(id, observation.handle);
     return next;
   }
@@ -174,6 +176,7 @@ export class Supervisor {
   async observe(
     id: string,
     observation: Observation | ((current: SessionRecord) => Promise<Observation> | Observation),
+    options: { eventInBackground?: boolean } = {},
   ): Promise<SessionRecord> {
     const { store } = this.options;
     return this.locks.run(id, async () => {
@@ -194,7 +197,10 @@ export class Supervisor {
             change.event === 'session.ended' ? 'session ended' : 'session changed',
           );
         }
-        await this.record(change.event, change.record);
+        // record() appends before its first await, so the event's place in the journal is taken
+        // here, under the lock, either way; it logs its own failure.
+        const told = this.record(change.event, change.record);
+        if (!options.eventInBackground) await told;
       }
       return change.record;
     });
