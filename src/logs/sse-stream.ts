@@ -141,7 +141,17 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
       let progressed = false;
       for (const { lane, max } of await plan()) {
         const read = await lane.follower.read(max);
-        if (read.kind === 'truncated') {
+        if (read.kind === 'dropped') {
+          // The cap dropped bytes not sent yet (a resume before the window, or a follower that
+          // fell behind it): say where the stream goes on, then go on from the window's start,
+          // a line start. The unfinished line read before it is dropped with the rest of it.
+          lane.lines.reset();
+          lane.partialSince = null;
+          sent[lane.stream] = read.from;
+          lane.lineStart = read.from;
+          await writer.write(formatEvent('truncated', [JSON.stringify({ stream: lane.stream, size: read.size, retained_from: read.from })], id()));
+          progressed = true;
+        } else if (read.kind === 'truncated') {
           lane.lines.reset();
           lane.partialSince = null;
           sent[lane.stream] = read.size;
