@@ -63,7 +63,8 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
         description:
           'Starts with `retry: 2000`. Events: `stdout` / `stderr` (one `data:` line per log line; `\\r\\n` and a lone `\\r` end a line; ' +
           'a partial line is sent after at most 200 ms), each with `id: <stdout offset>-<stderr offset>` (bytes sent so far); ' +
-          '`status` (the Session, on connect and on every change); `truncated` (`{stream, size}`, when a log shrank; streaming goes on from the new size); ' +
+          '`status` (the Session, on connect and on every change); `truncated` (`{stream, size}`, when a log shrank; streaming goes on from the new size; ' +
+          'or `{stream, size, retained_from}` when the asked start, a resume, or a follower that fell behind lies before what SESSIOND_MAX_LOG_BYTES kept: streaming goes on from retained_from, its id says so); ' +
           '`end` (the final Session, once the session has ended and every byte was sent; then the response closes). ' +
           'A `: keep-alive` comment at least every 15 s. Resume with the `Last-Event-ID` header or `?last_event_id=`: no gap, no duplicate. ' +
           'With both streams, output events come in the order the session wrote them across stdout and stderr. ' +
@@ -152,7 +153,9 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
           'then new bytes as they are written, and ends when the session has ended (`curl -N` is `tail -f`); when the service shuts down the response is aborted instead (curl exits 18). ' +
           'A follow with anything else it cannot honour (a closed range, several ranges, two starts at once) is 400. ' +
           '`timestamps=true` prefixes each line (ending with `\\n`) with the RFC 3339 UTC time (ms) of its first byte and one space; `since` starts at the first line written at or after a time. ' +
-          '`?access_token=` is accepted only together with `follow=true`.',
+          '`?access_token=` is accepted only together with `follow=true`. ' +
+          'Offsets are absolute: once SESSIOND_MAX_LOG_BYTES dropped the oldest bytes (see `*_retained_from` in GET .../logs), a Range (or a follow\'s `bytes=N-`) starting before them is 416 with `size` and `retained_from`; ' +
+          'the whole log, a suffix range, `tail_bytes` and `since` start at the retained window. A follow that falls behind the window is aborted (curl exits 18) rather than skip bytes silently.',
         params: RawLogParamsSchema,
         querystring: RawLogQuerySchema,
         headers: Type.Object({
