@@ -15,10 +15,23 @@ export type FollowRead =
   | { kind: 'dropped'; from: number; size: number }
   | { kind: 'idle' };
 
+interface Attempt {
+  read: FollowRead;
+  /** The position after it. */
+  offset: number;
+  /** The log's size it saw. */
+  size: number;
+}
+
+/** Size of a reused buffer: the largest chunk SSE asks for. */
+const REUSED_BUFFER = 64 * 1024;
+
 export class LogFollower {
   private readonly windows: RetainedWindows;
-  /** A buffer reused by every read (the chunk handed out is a view of it, valid until the next read). */
-  private buffer: Buffer | null = null;
+  /** The two buffers reads with `reuse` take turns in. */
+  private buffers: Buffer[] = [];
+  /** The next chunk, being read ahead. */
+  private ahead: { offset: number; max: number; promise: Promise<Attempt | null> } | null = null;
 
   constructor(
     private readonly store: SessionStore,
@@ -40,37 +53,58 @@ export class LogFollower {
   }
 
   /**
-   * At most `maxBytes` from the current position; never holds more than that in memory. With
-   * `reuse`, the chunk is a view of a buffer the next read overwrites (the caller is done with
-   * it by then).
+   * At most `maxBytes` from the current position; never holds more than that in memory (two
+   * chunks with `reuse`). With `reuse`, the chunk is a view of one of two buffers, valid until
+   * the next read returns: while the caller works on a chunk, the next one is read ahead into
+   * the other buffer, so a replay does not wait for the disk between chunks.
    */
   async read(maxBytes: number, reuse = false): Promise<FollowRead> {
-    const size = await this.size();
-    if (size < this.offset) {
-      this.offset = size;
-      return { kind: 'truncated', size };
+    const ahead = this.ahead;
+    this.ahead = null;
+    let attempt: Attempt | null = null;
+    if (ahead) {
+      // Awaited even when not used: its buffer is not free before it is done.
+      const early = await ahead.promise;
+      if (early && ahead.offset === this.offset && ahead.max === maxBytes && early.read.kind === 'data') attempt = early;
     }
-    if (size === this.offset) return { kind: 'idle' };
-    const before = await this.retainedFrom();
-    if (this.offset < before && before <= size) return this.skipTo(before, size);
-    const end = Math.min(size, this.offset + maxBytes);
-    let into: Buffer | undefined;
-    if (reuse) {
-      if (!this.buffer || this.buffer.length < end - this.offset) this.buffer = Buffer.allocUnsafe(Math.max(end - this.offset, 16 * 1024));
-      into = this.buffer;
+    attempt ??= await this.attempt(this.offset, maxBytes, reuse ? this.spare(0) : undefined);
+    this.offset = attempt.offset;
+    if (reuse && attempt.read.kind === 'data' && attempt.size > this.offset) {
+      const offset = this.offset;
+      // The buffer the caller does not hold now; an error here is met again by the real read.
+      const into = this.spare(attempt.read.chunk.buffer === this.buffers[0]?.buffer ? 1 : 0);
+      this.ahead = { offset, max: maxBytes, promise: this.attempt(offset, maxBytes, into).catch(() => null) };
+    } else if (attempt.read.kind !== 'data') {
+      // Caught up: a follower waiting for new bytes keeps no buffers.
+      this.buffers = [];
     }
-    const chunk = await this.readLog(this.offset, end, into);
-    // Checked after the read: a window moved meanwhile may have punched what was just read.
-    const after = await this.retainedFrom();
-    if (this.offset < after) return this.skipTo(after, size);
-    if (chunk.length === 0) return { kind: 'idle' };
-    this.offset += chunk.length;
-    return { kind: 'data', chunk };
+    return attempt.read;
   }
 
-  private skipTo(from: number, size: number): FollowRead {
-    this.offset = Math.max(this.offset, from);
-    return { kind: 'dropped', from: this.offset, size };
+  /** One read at `offset`, without moving the position: what `read` would answer, and where it leaves it. */
+  private async attempt(offset: number, maxBytes: number, into: Buffer | undefined): Promise<Attempt> {
+    const size = await this.size();
+    if (size < offset) return { read: { kind: 'truncated', size }, offset: size, size };
+    if (size === offset) return { read: { kind: 'idle' }, offset, size };
+    const before = await this.retainedFrom();
+    if (offset < before && before <= size) return { read: { kind: 'dropped', from: before, size }, offset: before, size };
+    const end = Math.min(size, offset + maxBytes);
+    const chunk = await this.readLog(offset, end, into && into.length >= end - offset ? into : undefined);
+    // Checked after the read: a window moved meanwhile may have punched what was just read.
+    const after = await this.retainedFrom();
+    if (offset < after) return { read: { kind: 'dropped', from: after, size }, offset: after, size };
+    if (chunk.length === 0) return { read: { kind: 'idle' }, offset, size };
+    return { read: { kind: 'data', chunk }, offset: offset + chunk.length, size };
+  }
+
+  /** Reused buffer `i` (0 or 1), made on first use. */
+  private spare(i: 0 | 1): Buffer {
+    let buffer = this.buffers[i];
+    if (!buffer) {
+      buffer = Buffer.allocUnsafe(REUSED_BUFFER);
+      this.buffers[i] = buffer;
+    }
+    return buffer;
   }
 
   /** The byte just before the position (to know whether we resume right after a `\r`). */

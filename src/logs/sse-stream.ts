@@ -10,7 +10,7 @@ import { LineSplitter } from './lines.js';
 import { IndexCursor } from './time-index.js';
 import { LineClock, formatTime } from './timestamps.js';
 import { hasEnded, type SessionWatch } from './session-watch.js';
-import { RETRY_MS, SseWriter, formatEvent } from './sse.js';
+import { RETRY_MS, SseWriter, formatEvent, formatLinesEvent } from './sse.js';
 import { FollowedSession } from './followed-session.js';
 import { Wakeup } from './wakeup.js';
 
@@ -140,7 +140,7 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
       const endedBeforePass = hasEnded(followed.latest);
       let progressed = false;
       for (const { lane, max } of await plan()) {
-        const read = await lane.follower.read(max);
+        const read = await lane.follower.read(max, true);
         if (read.kind === 'dropped') {
           // The cap dropped bytes not sent yet (a resume before the window, or a follower that
           // fell behind it): say where the stream goes on, then go on from the window's start,
@@ -160,6 +160,20 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
           lane.order = new IndexCursor(options.store, session.id);
           if (lane.clock) lane.clock = new LineClock(options.store, session.id, lane.stream);
           await writer.write(formatEvent('truncated', [JSON.stringify({ stream: lane.stream, size: read.size })], id()));
+          progressed = true;
+        } else if (read.kind === 'data' && !lane.clock) {
+          // Without timestamps no line needs its own offset: the lines of a chunk are decoded and
+          // framed as one text (a replay of short lines is dominated by per-line work otherwise).
+          const region = lane.lines.pushRegion(read.chunk);
+          if (region !== null) {
+            sent[lane.stream] = lane.follower.offset - lane.lines.pendingBytes;
+            lane.lineStart = sent[lane.stream];
+            // Framed at once: the region may be a view of the buffer the next read fills.
+            await writer.write(formatLinesEvent(lane.stream, region, id()));
+          }
+          if (lane.lines.pendingBytes === 0) lane.partialSince = null;
+          else if (region !== null || lane.partialSince === null) lane.partialSince = Date.now();
+          if (lane.lines.pendingBytes > MAX_PENDING) await flushPartials();
           progressed = true;
         } else if (read.kind === 'data') {
           const base = lane.follower.offset - read.chunk.length;

@@ -1,6 +1,7 @@
 // Server-Sent Events framing and the writer that keeps a stream healthy: it waits for the socket
 // to drain before more is read (bounded memory per client) and sends a keep-alive comment when
 // nothing else was sent for a while, so proxies and browsers keep the connection.
+import { isUtf8 } from 'node:buffer';
 import type { ServerResponse } from 'node:http';
 
 export const SSE_HEADERS = {
@@ -19,6 +20,22 @@ export function formatEvent(event: string, data: string[], id?: string): string 
   for (const line of data) out += `data: ${line}\n`;
   return `${out}\n`;
 }
+
+/**
+ * One event whose data is `region`: lines that still hold their line ends (`\n`, `\r\n`, a lone
+ * `\r`); each line becomes a `data:` field, as formatEvent(event, lines) would make it. Valid
+ * UTF-8 with `\n` line ends (nearly every log) is framed byte for byte through a latin1 string
+ * (one native replace per chunk, no per-line decoding); anything else is decoded first (invalid
+ * bytes become U+FFFD, as formatEvent has them).
+ */
+export function formatLinesEvent(event: string, region: Buffer, id: string): Buffer | string {
+  if (region.indexOf(CR) !== -1 || !isUtf8(region)) {
+    return `id: ${id}\nevent: ${event}\ndata: ${region.toString('utf8').replace(LINE_END, '\ndata: ')}\n\n`;
+  }
+  return Buffer.from(`id: ${id}\nevent: ${event}\ndata: ${region.toString('latin1').replaceAll('\n', '\ndata: ')}\n\n`, 'latin1');
+}
+const LINE_END = /\r\n|\r|\n/g;
+const CR = 0x0d;
 
 /**
  * Resolves once the response can take more (`drain`) or will take nothing more (closed, or
@@ -60,7 +77,7 @@ export class SseWriter {
   }
 
   /** Writes, then waits until the socket has taken it, so the reader never runs ahead of the client. */
-  async write(text: string): Promise<void> {
+  async write(text: string | Buffer): Promise<void> {
     if (this.isClosed) return;
     // Anything sent counts as a sign of life: the next keep-alive is due a full interval later.
     this.keepAlive.refresh();
