@@ -23,15 +23,39 @@ interface Attempt {
   size: number;
 }
 
-/** Size of a reused buffer: the largest chunk SSE asks for. */
-const REUSED_BUFFER = 64 * 1024;
+
+/** Size of a pooled buffer: the largest chunk SSE asks for. */
+const POOLED_BUFFER = 64 * 1024;
+/** Pooled reads under way at once in the whole service (the disk serves a few at a time anyway). */
+const POOL_SLOTS = 16;
+
+/**
+ * The read buffers of all followers: at most POOL_SLOTS lent at once (a reader waits for one),
+ * kept for the next reader. Memory for reads stays the same however many follow.
+ */
+class BufferPool {
+  private readonly free: Buffer[] = [];
+  private readonly waiting: Array<() => void> = [];
+  private lent = 0;
+
+  async acquire(): Promise<Buffer> {
+    while (this.lent >= POOL_SLOTS) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.lent++;
+    return this.free.pop() ?? Buffer.allocUnsafe(POOLED_BUFFER);
+  }
+
+  release(buffer: Buffer): void {
+    this.lent--;
+    this.free.push(buffer);
+    this.waiting.shift()?.();
+  }
+}
+const pool = new BufferPool();
 
 export class LogFollower {
   private readonly windows: RetainedWindows;
-  /** The two buffers reads with `reuse` take turns in. */
-  private buffers: Buffer[] = [];
-  /** The next chunk, being read ahead. */
-  private ahead: { offset: number; max: number; promise: Promise<Attempt | null> } | null = null;
+  /** The pool's buffer the last chunk is a view of, until released. */
+  private lent: Buffer | null = null;
 
   constructor(
     private readonly store: SessionStore,
@@ -53,35 +77,31 @@ export class LogFollower {
   }
 
   /**
-   * At most `maxBytes` from the current position; never holds more than that in memory (two
-   * chunks with `reuse`). With `reuse`, the chunk is a view of one of two buffers, valid until
-   * the next read returns: while the caller works on a chunk, the next one is read ahead into
-   * the other buffer, so a replay does not wait for the disk between chunks.
+   * At most `maxBytes` from the current position; never holds more than that in memory. With
+   * `reuse`, the chunk is a view of a buffer lent by the service-wide pool: call `release()` as
+   * soon as it has been used (the next read releases it too). Lent buffers are few, so a
+   * thousand followers replaying at once hold a few of them, not one each.
    */
   async read(maxBytes: number, reuse = false): Promise<FollowRead> {
-    const ahead = this.ahead;
-    this.ahead = null;
-    let attempt: Attempt | null = null;
-    if (ahead) {
-      // Awaited even when not used: its buffer is not free before it is done.
-      const early = await ahead.promise;
-      if (early && ahead.offset === this.offset && ahead.max === maxBytes && early.read.kind === 'data') attempt = early;
+    this.release();
+    let into: Buffer | undefined;
+    if (reuse && maxBytes <= POOLED_BUFFER) {
+      into = await pool.acquire();
+      this.lent = into;
     }
-    attempt ??= await this.attempt(this.offset, maxBytes, reuse ? this.spare(0) : undefined);
+    const attempt = await this.attempt(this.offset, maxBytes, into);
     this.offset = attempt.offset;
-    if (reuse && attempt.read.kind === 'data' && attempt.size > this.offset) {
-      const offset = this.offset;
-      // The buffer the caller does not hold now; an error here is met again by the real read.
-      const into = this.spare(attempt.read.chunk.buffer === this.buffers[0]?.buffer ? 1 : 0);
-      this.ahead = { offset, max: maxBytes, promise: this.attempt(offset, maxBytes, into).catch(() => null) };
-    } else if (attempt.read.kind !== 'data') {
-      // Caught up: a follower waiting for new bytes keeps no buffers.
-      this.buffers = [];
-    }
+    if (attempt.read.kind !== 'data') this.release();
     return attempt.read;
   }
 
-  /** One read at `offset`, without moving the position: what `read` would answer, and where it leaves it. */
+  /** Gives the buffer of the last chunk back to the pool (the chunk must not be used after). */
+  release(): void {
+    if (this.lent) pool.release(this.lent);
+    this.lent = null;
+  }
+
+  /** One read at `offset`, without moving the position: what `read` answers, and where it leaves it. */
   private async attempt(offset: number, maxBytes: number, into: Buffer | undefined): Promise<Attempt> {
     const size = await this.size();
     if (size < offset) return { read: { kind: 'truncated', size }, offset: size, size };
@@ -89,22 +109,12 @@ export class LogFollower {
     const before = await this.retainedFrom();
     if (offset < before && before <= size) return { read: { kind: 'dropped', from: before, size }, offset: before, size };
     const end = Math.min(size, offset + maxBytes);
-    const chunk = await this.readLog(offset, end, into && into.length >= end - offset ? into : undefined);
+    const chunk = await this.readLog(offset, end, into);
     // Checked after the read: a window moved meanwhile may have punched what was just read.
     const after = await this.retainedFrom();
     if (offset < after) return { read: { kind: 'dropped', from: after, size }, offset: after, size };
     if (chunk.length === 0) return { read: { kind: 'idle' }, offset, size };
     return { read: { kind: 'data', chunk }, offset: offset + chunk.length, size };
-  }
-
-  /** Reused buffer `i` (0 or 1), made on first use. */
-  private spare(i: 0 | 1): Buffer {
-    let buffer = this.buffers[i];
-    if (!buffer) {
-      buffer = Buffer.allocUnsafe(REUSED_BUFFER);
-      this.buffers[i] = buffer;
-    }
-    return buffer;
   }
 
   /** The byte just before the position (to know whether we resume right after a `\r`). */

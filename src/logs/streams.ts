@@ -16,9 +16,12 @@ import { LogHub } from './hub.js';
 import { offsetsSince } from './time-index.js';
 import { runRawFollow } from './raw-follow.js';
 import { SessionWatch, type SessionSource } from './session-watch.js';
-import { runSseStream } from './sse-stream.js';
+import { READ_CHUNK, runSseStream } from './sse-stream.js';
 
 export const PARTIAL_LINE_MS = 200;
+/** Open streams past which a new SSE client reads smaller chunks. */
+const CROWD = 32;
+
 
 export interface SseRequest {
   streams: LogStreamName[];
@@ -165,6 +168,9 @@ export class LogStreams {
         keepAliveMs: this.options.keepAliveMs,
         partialFlushMs: this.options.partialFlushMs ?? PARTIAL_LINE_MS,
         timestamps: request.timestamps ?? false,
+        // Many clients at once: each reads (and has on its way to the socket) half as much, so
+        // the service's memory grows less with their number; a lone replay reads big.
+        readChunk: this.open.size > CROWD ? READ_CHUNK / 2 : READ_CHUNK,
       });
     });
   }
