@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { measureGets } from './get-throughput.js';
 import { eventsFanout } from './events-fanout.js';
+import { followersBench } from './followers.js';
 import {
   freePort,
   PatternCounter,
@@ -434,6 +435,11 @@ async function main() {
     ratio: fan.rssDeltaMiB / Math.max(fan.referenceRssDeltaMiB, 0.1),
     goal: '<= 50 MiB',
   });
+
+  // (f) many SSE followers of one big session
+  const fol = await followersBench();
+  console.log(`\n(f) ${fol.followers} SSE followers of a ${f(fol.logBytes / MB, 1)} MB session: server RSS growth peak ${f(fol.peakRssDeltaMiB, 1)} MiB, settled ${f(fol.settledRssDeltaMiB, 1)} MiB`);
+  summary.push({ what: `${fol.followers} followers of a 20 MB session (MiB)`, sessiond: f(fol.peakRssDeltaMiB, 1), reference: `${f(fol.baselineRssMiB, 0)} (server RSS before)`, ratio: fol.peakRssDeltaMiB / 100, goal: '<= 100 MiB' });
 
   const sseRow = sse.client.stats();
   const sseRef = sse.tail.stats();
