@@ -56,6 +56,8 @@ export class LogFollower {
   private readonly windows: RetainedWindows;
   /** The pool's buffer the last chunk is a view of, until released. */
   private lent: Buffer | null = null;
+  /** The log's size when last measured (-1: not yet). */
+  lastSize = -1;
 
   constructor(
     private readonly store: SessionStore,
@@ -73,7 +75,8 @@ export class LogFollower {
   }
 
   async size(): Promise<number> {
-    return (await guardLogRead(() => this.store.logStat(this.sessionId, this.stream))).size;
+    this.lastSize = (await guardLogRead(() => this.store.logStat(this.sessionId, this.stream))).size;
+    return this.lastSize;
   }
 
   /**
@@ -103,6 +106,14 @@ export class LogFollower {
 
   /** One read at `offset`, without moving the position: what `read` answers, and where it leaves it. */
   private async attempt(offset: number, maxBytes: number, into: Buffer | undefined): Promise<Attempt> {
+    // A replay far from the end need not measure the log before each chunk: a whole chunk proves
+    // it is still there (a short one falls back to measuring, which also notices a truncation).
+    if (this.lastSize - offset >= maxBytes) {
+      const chunk = await this.readLog(offset, offset + maxBytes, into);
+      if (chunk.length === maxBytes && offset >= (await this.retainedFrom())) {
+        return { read: { kind: 'data', chunk }, offset: offset + maxBytes, size: this.lastSize };
+      }
+    }
     const size = await this.size();
     if (size < offset) return { read: { kind: 'truncated', size }, offset: size, size };
     if (size === offset) return { read: { kind: 'idle' }, offset, size };

@@ -93,6 +93,12 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
    */
   const plan = async (): Promise<{ lane: Lane; max: number }[]> => {
     if (!first || !second) return lanes.map((lane) => ({ lane, max: READ }));
+    // The session has ended and one stream has been read to its end: there is no order left to
+    // keep, the other is read straight on (a replay of a finished session skips the index).
+    if (hasEnded(followed.latest)) {
+      for (const lane of lanes) if (lane.follower.lastSize < 0) await lane.follower.size();
+      if (lanes.some((lane) => lane.follower.offset >= lane.follower.lastSize)) return lanes.map((lane) => ({ lane, max: READ }));
+    }
     const [a, b] = await Promise.all([first, second].map((lane) => lane.order.entryFor(lane.stream, lane.follower.offset)));
     if (!a && !b) return lanes.map((lane) => ({ lane, max: READ }));
     const lane = !b || (a && a.seq < b.seq) ? first : second;

@@ -120,8 +120,16 @@ export class LogStreams {
     const source = await guardLogRead(() => this.options.store.openLogStream(id, stream, start, end));
     const windows = this.windows;
     let at = start;
+    await windows.from(id, stream);
     const check = new Transform({
       transform(chunk: Buffer, _encoding, done) {
+        // Known in memory (loaded above) unless forgotten meanwhile: then read it again.
+        const known = windows.known(id, stream);
+        if (known !== undefined) {
+          if (at < known) return done(new Error(`bytes from ${at} of the ${stream} log were dropped by the cap while they were read`));
+          at += chunk.length;
+          return done(null, chunk);
+        }
         windows.from(id, stream).then(
           (retained) => {
             if (at < retained) return done(new Error(`bytes from ${at} of the ${stream} log were dropped by the cap while they were read`));
