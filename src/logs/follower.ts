@@ -25,7 +25,7 @@ interface Attempt {
 
 
 /** Size of a pooled buffer: the largest chunk SSE asks for. */
-const POOLED_BUFFER = 64 * 1024;
+const POOLED_BUFFER = 256 * 1024;
 /** Pooled reads under way at once in the whole service (the disk serves a few at a time anyway). */
 const POOL_SLOTS = 16;
 

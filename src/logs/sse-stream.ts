@@ -15,7 +15,7 @@ import { FollowedSession } from './followed-session.js';
 import { Wakeup } from './wakeup.js';
 
 /** Bytes read per step: bounds what one client costs in memory (see readChunk). */
-export const READ_CHUNK = 64 * 1024;
+export const READ_CHUNK = 256 * 1024;
 /** A partial line longer than this is sent at once rather than held. */
 const MAX_PENDING = 64 * 1024;
 

@@ -21,6 +21,7 @@ import { READ_CHUNK, runSseStream } from './sse-stream.js';
 export const PARTIAL_LINE_MS = 200;
 /** Open streams past which a new SSE client reads smaller chunks. */
 const CROWD = 32;
+const CROWDED_CHUNK = 32 * 1024;
 
 
 export interface SseRequest {
@@ -176,9 +177,10 @@ export class LogStreams {
         keepAliveMs: this.options.keepAliveMs,
         partialFlushMs: this.options.partialFlushMs ?? PARTIAL_LINE_MS,
         timestamps: request.timestamps ?? false,
-        // Many clients at once: each reads (and has on its way to the socket) half as much, so
-        // the service's memory grows less with their number; a lone replay reads big.
-        readChunk: this.open.size > CROWD ? READ_CHUNK / 2 : READ_CHUNK,
+        // Many clients at once: each reads (and has on its way to the socket) a small chunk, so
+        // the service's memory grows little with their number; a few replay in big chunks (fewer
+        // trips to the disk per byte).
+        readChunk: this.open.size > CROWD ? CROWDED_CHUNK : READ_CHUNK,
       });
     });
   }
