@@ -23,7 +23,6 @@ interface Attempt {
   size: number;
 }
 
-
 /** Size of a pooled buffer: the largest chunk SSE asks for. */
 const POOLED_BUFFER = 256 * 1024;
 /** Pooled reads under way at once in the whole service (the disk serves a few at a time anyway). */

@@ -91,12 +91,15 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
    * noted first, up to the last byte it wrote before the other lane's next one. Bytes not noted
    * yet (being written now) are read lane after lane, as they come.
    */
+  let sizedAfterEnd = false;
   const plan = async (): Promise<{ lane: Lane; max: number }[]> => {
     if (!first || !second) return lanes.map((lane) => ({ lane, max: READ }));
     // The session has ended and one stream has been read to its end: there is no order left to
     // keep, the other is read straight on (a replay of a finished session skips the index).
     if (hasEnded(followed.latest)) {
-      for (const lane of lanes) if (lane.follower.lastSize < 0) await lane.follower.size();
+      // Measured once the end is known: sizes seen before it may have grown since.
+      if (!sizedAfterEnd) for (const lane of lanes) await lane.follower.size();
+      sizedAfterEnd = true;
       if (lanes.some((lane) => lane.follower.offset >= lane.follower.lastSize)) return lanes.map((lane) => ({ lane, max: READ }));
     }
     const [a, b] = await Promise.all([first, second].map((lane) => lane.order.entryFor(lane.stream, lane.follower.offset)));
