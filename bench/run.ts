@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventsFanout } from './events-fanout.js';
+import { followersBench } from './followers.js';
 import { getSession } from './get-session.js';
 import { liveLatency } from './latency.js';
 import { cleanup, fmt, msSince, now, printRows, runCleanup, scopedSessiond, type Row, type SessiondOptions } from './lib.js';
@@ -38,6 +39,18 @@ const SECTIONS: Record<string, Section> = {
   latency: async (ctx) => withServer(ctx, 'latency', (sd) => liveLatency(sd, ctx.root)),
   replay: async (ctx) => withServer(ctx, 'replay', (sd) => replayThroughput(sd, ctx.root)),
   index: async (ctx) => withServer(ctx, 'index', (sd) => logIndex(sd, ctx.root)),
+  followers: async () => {
+    const fol = await followersBench();
+    return [
+      {
+        what: `${fol.followers} SSE followers of a ${fmt(fol.logBytes / 1e6, 0)} MB session (MiB RSS growth, peak)`,
+        sessiond: fmt(fol.peakRssDeltaMiB, 1),
+        reference: `${fmt(fol.baselineRssMiB, 0)} (the same server's RSS before)`,
+        ratio: fol.peakRssDeltaMiB / Math.max(fol.baselineRssMiB, 1),
+        goal: '<= 100 MiB',
+      },
+    ];
+  },
   events: async () => {
     const fan = await eventsFanout();
     return [

@@ -9,6 +9,10 @@ export const ProblemSchema = Type.Object(
     detail: Type.String(),
     code: Type.String({ description: 'stable machine-readable code, e.g. session_not_found' }),
     instance: Type.Optional(Type.String({ description: 'the request path' })),
+    size: Type.Optional(Type.Integer({ description: 'range_not_satisfiable on a log: its size in bytes' })),
+    retained_from: Type.Optional(
+      Type.Integer({ description: 'range_not_satisfiable on a log whose oldest bytes the cap dropped: its first retained byte (the log holds bytes retained_from..size-1)' }),
+    ),
     errors: Type.Optional(
       Type.Array(
         Type.Object({

@@ -20,10 +20,16 @@ export const LogsTailSchema = Type.Object(
     stderr: Type.String({ description: 'the last tail_bytes of stderr, cut at a UTF-8 boundary' }),
     stdout_bytes: Type.Integer({ description: 'size of the whole stdout log in bytes' }),
     stderr_bytes: Type.Integer({ description: 'size of the whole stderr log in bytes' }),
+    stdout_retained_from: Type.Integer({
+      description: 'the first stdout byte still kept: 0 until SESSIOND_MAX_LOG_BYTES dropped the oldest; offsets stay absolute, bytes retained_from..stdout_bytes-1 can be read',
+    }),
+    stderr_retained_from: Type.Integer({ description: 'the first stderr byte still kept, as stdout_retained_from' }),
   },
   { $id: 'LogsTail' },
 );
-export type LogsTail = Static<typeof LogsTailSchema>;
+export type LogsTailResponse = Static<typeof LogsTailSchema>;
+/** What the session service reads; the log routes add the retained windows (src/logs/retained.ts). */
+export type LogsTail = Omit<LogsTailResponse, 'stdout_retained_from' | 'stderr_retained_from'>;
 
 export const HealthSchema = Type.Object({ status: Type.Literal('ok') }, { $id: 'Health' });
 

@@ -188,7 +188,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
     agentFinal: (record) => agentTracker.finish(record),
   });
   // One watcher notes when and in which order every live session's logs grow (the log index).
-  const indexer = new LogIndexer({ store, log: app.log });
+  const indexer = new LogIndexer({ store, log: app.log, maxLogBytes: config.maxLogBytes });
   supervisor.changes.on('change', ({ type, session }) => {
     if (type === 'session.deleted' || isTerminalStatus(session.status)) void indexer.untrack(session.id);
     else indexer.track(session.id);

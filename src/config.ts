@@ -53,6 +53,8 @@ export interface Config {
   retentionMs: number;
   /** Below this many free bytes in the data directory, starts are refused (507). */
   minFreeBytes: number;
+  /** Bytes kept per log stream; past it the oldest are dropped (offsets stay absolute). 0: no cap. */
+  maxLogBytes: number;
   /** The supervisor's safety poll of live sessions (the runtime's watch does the fast path). */
   supervisePollMs: number;
   /** Largest report.md served; a larger one is 413 report_too_large (it is streamed, never held whole). */
@@ -271,6 +273,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     idleTimeoutMs: integer(env, 'SESSIOND_IDLE_TIMEOUT_MS', 0, 0, 30 * 24 * 3600 * 1000),
     retentionMs: integer(env, 'SESSIOND_RETENTION_MS', 7 * 24 * 3600 * 1000, 0, 10 * 365 * 24 * 3600 * 1000),
     minFreeBytes: integer(env, 'SESSIOND_MIN_FREE_BYTES', 512 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
+    maxLogBytes: integer(env, 'SESSIOND_MAX_LOG_BYTES', 1024 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER),
     supervisePollMs: integer(env, 'SESSIOND_SUPERVISE_POLL_MS', 1000, 10, 60000),
     maxReportBytes: integer(env, 'SESSIOND_MAX_REPORT_BYTES', DEFAULT_MAX_REPORT_BYTES, 1, 1024 * 1024 * 1024),
     requestTimeoutMs: integer(env, 'SESSIOND_REQUEST_TIMEOUT_MS', 20000, 1000, 30000),

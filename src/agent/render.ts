@@ -6,29 +6,46 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { guardLogRead } from '../sessions/session-logs.js';
 import type { SessionStore } from '../store/store.js';
+import { retainedWindows, type RetainedWindows } from '../logs/retained.js';
 import type { IndexEntry } from './index-records.js';
 import { INLINE_MAX, Kind } from './line-parser.js';
 
 /** Bytes read at once for small lines (a window covers many consecutive messages). */
 const WINDOW = 1024 * 1024;
 
-/** Reads lines of one session's stdout by offset. */
+/** Reads lines of one session's stdout by offset; never a byte the log cap dropped (retained.ts). */
 export class LineReader {
   private window: Buffer = Buffer.alloc(0);
   private windowStart = 0;
+  /** The window's bytes from here on were read before any punch reached them: real bytes. */
+  private windowValidFrom = 0;
+  private readonly windows: RetainedWindows;
 
   constructor(
     private readonly store: SessionStore,
     private readonly id: string,
-  ) {}
+  ) {
+    this.windows = retainedWindows(store);
+  }
 
-  /** A line of at most INLINE_MAX bytes. Shorter than asked only if the log was cut meanwhile. */
-  async small(offset: number, length: number): Promise<Buffer> {
+  /** True when the log cap has dropped the line at `offset` (such messages are left out). */
+  async dropped(offset: number): Promise<boolean> {
+    return offset < (await this.windows.from(this.id, 'stdout'));
+  }
+
+  /**
+   * A line of at most INLINE_MAX bytes, or null when the cap dropped it while it was read.
+   * Shorter than asked only if the log was cut meanwhile.
+   */
+  async small(offset: number, length: number): Promise<Buffer | null> {
     const end = offset + length;
     if (offset < this.windowStart || end > this.windowStart + this.window.length) {
       this.windowStart = offset;
       this.window = await guardLogRead(() => this.store.readLog(this.id, 'stdout', offset, offset + Math.max(length, WINDOW)));
+      // Checked after the read: bytes below the window's start now may be a hole's zeros.
+      this.windowValidFrom = await this.windows.from(this.id, 'stdout');
     }
+    if (offset < this.windowValidFrom) return null;
     return this.window.subarray(offset - this.windowStart, end - this.windowStart);
   }
 
@@ -38,6 +55,7 @@ export class LineReader {
     let got = 0;
     try {
       for await (const chunk of stream) {
+        if (offset < (await this.windows.from(this.id, 'stdout'))) throw new Error(`the stdout log cap dropped message bytes ${offset}..${offset + length} while they were read`);
         got += (chunk as Buffer).length;
         yield chunk as Buffer;
       }
@@ -75,7 +93,9 @@ export async function* renderMessage(entry: IndexEntry, reader: LineReader, sse:
   yield '}';
 }
 
-function renderSmall(entry: IndexEntry, line: Buffer, sse: boolean): string {
+function renderSmall(entry: IndexEntry, line: Buffer | null, sse: boolean): string {
+  // Dropped by the log cap while it was read: no message rather than zeros.
+  if (line === null) return 'null';
   const text = line.toString('utf8');
   if (line.length === entry.length && entry.kind === Kind.Json) return sse ? forSse(text) : text;
   if (line.length === entry.length && entry.kind === Kind.JsonReencoded) {
@@ -91,8 +111,12 @@ function renderSmall(entry: IndexEntry, line: Buffer, sse: boolean): string {
 /** A page of messages: `{items, next_after, has_more}`, in pieces. */
 export async function* renderPage(entries: IndexEntry[], reader: LineReader, nextAfter: number, hasMore: boolean): AsyncGenerator<string> {
   yield '{"items":[';
-  for (const [i, entry] of entries.entries()) {
-    if (i > 0) yield ',';
+  let first = true;
+  for (const entry of entries) {
+    // Lines the log cap dropped are left out: their bytes are gone.
+    if (await reader.dropped(entry.offset)) continue;
+    if (!first) yield ',';
+    first = false;
     yield* renderMessage(entry, reader, false);
   }
   yield `],"next_after":${nextAfter},"has_more":${hasMore}}`;

@@ -49,6 +49,9 @@ export async function runAgentSse(options: AgentSseOptions): Promise<void> {
       const { entries } = await tracker.entries(session.id, next, BATCH, endedBefore);
       for (const entry of entries) {
         if (writer.isClosed) return;
+        next = entry.n;
+        // A message whose line the log cap dropped is not sent (its bytes are gone).
+        if (await reader.dropped(entry.offset)) continue;
         await writer.write(`id: ${entry.offset + entry.length + entry.term}-${options.stderrOffset}\nevent: agent\ndata: `);
         for await (const piece of renderMessage(entry, reader, true)) {
           // A client that left stops the read of a large message at once.

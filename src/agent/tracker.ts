@@ -14,6 +14,7 @@ import type { SessionStore } from '../store/store.js';
 import { INITIAL_NAMES, NameTable, decodeRecords, encodeRecords, type IndexEntry } from './index-records.js';
 import { IndexGapError, RECORD_BYTES, type AgentCheckpoint, type AgentIndexStore } from './index-store.js';
 import { LineParser, type LineFact } from './line-parser.js';
+import { retainedWindows } from '../logs/retained.js';
 import { emptySummary, foldMessage, sameSummary } from './summary.js';
 
 export type { IndexEntry };
@@ -277,10 +278,18 @@ export class AgentTracker {
       const at = (stat.mtime ?? this.options.clock()).toISOString();
       const buffer = this.buffers.pop() ?? Buffer.allocUnsafe(READ_CHUNK);
       try {
+        const windows = retainedWindows(store);
         while (parse.parser.offset < stat.size) {
+          // Bytes the log cap dropped are not parsed (they read as zeros): go on from the window,
+          // a line start; the line begun before it is lost with the rest of it.
+          const retained = await windows.from(id, 'stdout');
+          if (parse.parser.offset < retained) parse.parser = new LineParser(Math.min(retained, stat.size));
+          if (parse.parser.offset >= stat.size) break;
           const end = Math.min(stat.size, parse.parser.offset + READ_CHUNK);
           // The parser keeps copies of what it needs: the buffer is free again once push returns.
           const chunk = await guardLogRead(() => store.readLog(id, 'stdout', parse.parser.offset, end, buffer));
+          // Checked after the read: a punch that raced it means it may hold zeros; read again.
+          if (parse.parser.offset < (await windows.from(id, 'stdout'))) continue;
           if (chunk.length === 0) break;
           await this.index(parse, parse.parser.push(chunk), at);
         }

@@ -1,46 +1,138 @@
 // LogFollower: one reader's position in one log, read through the store (never by path), in
 // bounded chunks. It knows nothing of HTTP; SSE and raw follow both read through it. A log the
 // store refuses to read (replaced by a link...) throws log_unavailable and the stream ends.
+// Bytes the cap dropped (retained.ts) are never given out: a read is checked against the window
+// AFTER it is made, so one that raced a punch is thrown away rather than served as zeros.
 import { guardLogRead } from '../sessions/session-logs.js';
 import type { LogStreamName, SessionStore } from '../store/store.js';
+import { retainedWindows, type RetainedWindows } from './retained.js';
 
 export type FollowRead =
   | { kind: 'data'; chunk: Buffer }
   /** The log is shorter than our position: someone truncated it. Reading goes on from `size`. */
   | { kind: 'truncated'; size: number }
+  /** The cap dropped the bytes at our position: reading goes on from `from`, the window's start. */
+  | { kind: 'dropped'; from: number; size: number }
   | { kind: 'idle' };
 
+interface Attempt {
+  read: FollowRead;
+  /** The position after it. */
+  offset: number;
+  /** The log's size it saw. */
+  size: number;
+}
+
+/** Size of a pooled buffer: the largest chunk SSE asks for. */
+const POOLED_BUFFER = 256 * 1024;
+/** Pooled reads under way at once in the whole service (the disk serves a few at a time anyway). */
+const POOL_SLOTS = 16;
+
+/**
+ * The read buffers of all followers: at most POOL_SLOTS lent at once (a reader waits for one),
+ * kept for the next reader. Memory for reads stays the same however many follow.
+ */
+class BufferPool {
+  private readonly free: Buffer[] = [];
+  private readonly waiting: Array<() => void> = [];
+  private lent = 0;
+
+  async acquire(): Promise<Buffer> {
+    while (this.lent >= POOL_SLOTS) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.lent++;
+    return this.free.pop() ?? Buffer.allocUnsafe(POOLED_BUFFER);
+  }
+
+  release(buffer: Buffer): void {
+    this.lent--;
+    this.free.push(buffer);
+    this.waiting.shift()?.();
+  }
+}
+const pool = new BufferPool();
+
 export class LogFollower {
+  private readonly windows: RetainedWindows;
+  /** The pool's buffer the last chunk is a view of, until released. */
+  private lent: Buffer | null = null;
+  /** The log's size when last measured (-1: not yet). */
+  lastSize = -1;
+
   constructor(
     private readonly store: SessionStore,
     readonly sessionId: string,
     readonly stream: LogStreamName,
     /** The next byte to read. */
     public offset: number,
-  ) {}
-
-  async size(): Promise<number> {
-    return (await guardLogRead(() => this.store.logStat(this.sessionId, this.stream))).size;
+  ) {
+    this.windows = retainedWindows(store);
   }
 
-  /** At most `maxBytes` from the current position; never holds more than that in memory. */
-  async read(maxBytes: number): Promise<FollowRead> {
-    const size = await this.size();
-    if (size < this.offset) {
-      this.offset = size;
-      return { kind: 'truncated', size };
+  /** The first byte the cap has kept (0 while nothing was dropped). */
+  retainedFrom(): Promise<number> {
+    return this.windows.from(this.sessionId, this.stream);
+  }
+
+  async size(): Promise<number> {
+    this.lastSize = (await guardLogRead(() => this.store.logStat(this.sessionId, this.stream))).size;
+    return this.lastSize;
+  }
+
+  /**
+   * At most `maxBytes` from the current position; never holds more than that in memory. With
+   * `reuse`, the chunk is a view of a buffer lent by the service-wide pool: call `release()` as
+   * soon as it has been used (the next read releases it too). Lent buffers are few, so a
+   * thousand followers replaying at once hold a few of them, not one each.
+   */
+  async read(maxBytes: number, reuse = false): Promise<FollowRead> {
+    this.release();
+    let into: Buffer | undefined;
+    if (reuse && maxBytes <= POOLED_BUFFER) {
+      into = await pool.acquire();
+      this.lent = into;
     }
-    if (size === this.offset) return { kind: 'idle' };
-    const chunk = await this.readLog(this.offset, Math.min(size, this.offset + maxBytes));
-    if (chunk.length === 0) return { kind: 'idle' };
-    this.offset += chunk.length;
-    return { kind: 'data', chunk };
+    const attempt = await this.attempt(this.offset, maxBytes, into);
+    this.offset = attempt.offset;
+    if (attempt.read.kind !== 'data') this.release();
+    return attempt.read;
+  }
+
+  /** Gives the buffer of the last chunk back to the pool (the chunk must not be used after). */
+  release(): void {
+    if (this.lent) pool.release(this.lent);
+    this.lent = null;
+  }
+
+  /** One read at `offset`, without moving the position: what `read` answers, and where it leaves it. */
+  private async attempt(offset: number, maxBytes: number, into: Buffer | undefined): Promise<Attempt> {
+    // A replay far from the end need not measure the log before each chunk: a whole chunk proves
+    // it is still there (a short one falls back to measuring, which also notices a truncation).
+    if (this.lastSize - offset >= maxBytes) {
+      const chunk = await this.readLog(offset, offset + maxBytes, into);
+      if (chunk.length === maxBytes && offset >= (await this.retainedFrom())) {
+        return { read: { kind: 'data', chunk }, offset: offset + maxBytes, size: this.lastSize };
+      }
+    }
+    const size = await this.size();
+    if (size < offset) return { read: { kind: 'truncated', size }, offset: size, size };
+    if (size === offset) return { read: { kind: 'idle' }, offset, size };
+    const before = await this.retainedFrom();
+    if (offset < before && before <= size) return { read: { kind: 'dropped', from: before, size }, offset: before, size };
+    const end = Math.min(size, offset + maxBytes);
+    const chunk = await this.readLog(offset, end, into);
+    // Checked after the read: a window moved meanwhile may have punched what was just read.
+    const after = await this.retainedFrom();
+    if (offset < after) return { read: { kind: 'dropped', from: after, size }, offset: after, size };
+    if (chunk.length === 0) return { read: { kind: 'idle' }, offset, size };
+    return { read: { kind: 'data', chunk }, offset: offset + chunk.length, size };
   }
 
   /** The byte just before the position (to know whether we resume right after a `\r`). */
   async previousByte(): Promise<number | null> {
     if (this.offset === 0) return null;
     const byte = await this.readLog(this.offset - 1, this.offset);
+    // A dropped byte is unknown, not a zero (the window starts at a line start anyway).
+    if (this.offset - 1 < (await this.retainedFrom())) return null;
     return byte.length === 1 ? (byte[0] ?? null) : null;
   }
 
@@ -49,8 +141,19 @@ export class LogFollower {
    * does not open with half a line. Stays put when the window holds no line end.
    */
   async alignToLineStart(windowEnd: number): Promise<void> {
-    if (this.offset === 0 || windowEnd <= this.offset) return;
+    // Before the retained window: its start is a line start (the cap cuts after a line end).
+    const retained = await this.retainedFrom();
+    if (this.offset <= retained) {
+      this.offset = Math.max(this.offset, retained);
+      return;
+    }
+    if (windowEnd <= this.offset) return;
     const window = await this.readLog(this.offset - 1, windowEnd);
+    // Read across a punch: start at the window, a line start.
+    if (this.offset - 1 < (await this.retainedFrom())) {
+      this.offset = await this.retainedFrom();
+      return;
+    }
     for (let i = 0; i < window.length; i++) {
       const byte = window[i];
       if (byte === 0x0a || (byte === 0x0d && window[i + 1] !== 0x0a)) {
@@ -60,7 +163,7 @@ export class LogFollower {
     }
   }
 
-  private readLog(start: number, end: number): Promise<Buffer> {
-    return guardLogRead(() => this.store.readLog(this.sessionId, this.stream, start, end));
+  private readLog(start: number, end: number, into?: Buffer): Promise<Buffer> {
+    return guardLogRead(() => this.store.readLog(this.sessionId, this.stream, start, end, into));
   }
 }

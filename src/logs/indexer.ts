@@ -4,6 +4,7 @@
 // the price is that times are as observed (a millisecond or two after the write), and bytes
 // written while the service is down get one entry with the log's mtime at the next start.
 import type { LogStreamName, SessionStore } from '../store/store.js';
+import { LogCap, type PunchHole } from './log-cap.js';
 import { decodeEntries, emptyIndexState, encodeEntry, type IndexState } from './time-index.js';
 
 export const INDEX_POLL_MS = 1000;
@@ -15,6 +16,10 @@ export interface LogIndexerOptions {
   /** The safety poll, for a change inotify did not report. */
   pollMs?: number;
   now?: () => number;
+  /** SESSIOND_MAX_LOG_BYTES: the cap is enforced here, where every live log's growth is seen. 0 or absent: no cap. */
+  maxLogBytes?: number;
+  /** How holes are punched (tests); fallocate by default. */
+  punch?: PunchHole;
 }
 
 interface Tracked {
@@ -33,9 +38,12 @@ export class LogIndexer {
   private readonly finishing = new Map<string, Promise<void>>();
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout;
+  private readonly cap: LogCap | null;
 
   constructor(private readonly options: LogIndexerOptions) {
     this.now = options.now ?? Date.now;
+    const maxBytes = options.maxLogBytes ?? 0;
+    this.cap = maxBytes > 0 ? new LogCap({ store: options.store, maxBytes, log: options.log, punch: options.punch }) : null;
     this.timer = setInterval(() => this.poll(), options.pollMs ?? INDEX_POLL_MS);
     this.timer.unref();
   }
@@ -103,6 +111,7 @@ export class LogIndexer {
         out.push(encodeEntry(entry.state, t, stream, stat.size));
       }
       if (out.length > 0) await this.options.store.appendLogIndex(id, Buffer.concat(out));
+      if (out.length > 0) await this.enforceCap(id, entry);
     }).catch((err) => this.options.log.warn({ id, err }, 'cannot write the log index'));
     return entry.work;
   }
@@ -127,5 +136,14 @@ export class LogIndexer {
       .sort((a, b) => (a.stat?.mtime?.getTime() ?? 0) - (b.stat?.mtime?.getTime() ?? 0));
     const out = behind.map(({ stream, stat }) => encodeEntry(entry.state, stat?.mtime?.getTime() ?? this.now(), stream, stat?.size ?? 0));
     if (out.length > 0) await store.appendLogIndex(id, Buffer.concat(out));
+    // At start-up too: a live session may have written past the cap while the service was down.
+    await this.enforceCap(id, entry);
+  }
+
+  private async enforceCap(id: string, entry: Tracked): Promise<void> {
+    if (!this.cap) return;
+    for (const stream of STREAMS) {
+      await this.cap.enforce(id, stream, entry.state.ends[stream]).catch((err) => this.options.log.warn({ id, stream, err }, 'cannot drop the oldest bytes of a log over its cap'));
+    }
   }
 }

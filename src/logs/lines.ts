@@ -69,6 +69,43 @@ export class LineSplitter {
   }
 
   /**
+   * Feeds bytes; returns the lines they complete as ONE run of bytes, each line end (`\n`,
+   * `\r\n` or a lone `\r`) still in it except the last one's, or null when no line was
+   * completed. The same lines `push` gives (split at their line ends), found with one search per
+   * chunk rather than decoded line by line: what a replay of many short lines needs. The answer
+   * may be a view of `chunk`: use it before the chunk's buffer is reused.
+   */
+  pushRegion(chunk: Buffer): Buffer | null {
+    this.nextStarts = [];
+    let start = 0;
+    if (this.afterCR && chunk.length > 0) {
+      this.afterCR = false;
+      if (chunk[0] === LF) start = 1;
+    }
+    const end = Math.max(chunk.lastIndexOf(LF), chunk.lastIndexOf(CR));
+    if (end < start) {
+      if (start < chunk.length) {
+        this.pending.push(Buffer.from(chunk.subarray(start)));
+        this.pendingLength += chunk.length - start;
+      }
+      return null;
+    }
+    // The last line end: `\r\n` counts as one; a `\r` at the very end may be followed by `\n`.
+    let cut = end;
+    if (chunk[end] === LF && end > start && chunk[end - 1] === CR) cut = end - 1;
+    if (chunk[end] === CR && end === chunk.length - 1) this.afterCR = true;
+    const body = chunk.subarray(start, cut);
+    const region = this.pendingLength === 0 ? body : Buffer.concat([...this.pending, body]);
+    this.pending = [];
+    this.pendingLength = 0;
+    if (end + 1 < chunk.length) {
+      this.pending.push(Buffer.from(chunk.subarray(end + 1)));
+      this.pendingLength = chunk.length - end - 1;
+    }
+    return region;
+  }
+
+  /**
    * The partial line so far, up to its last complete UTF-8 character, or null when there is
    * none. What is given out counts as sent; an unfinished character stays for later, unless
    * `final` (no more bytes will ever come): then it is given out too, decoded as U+FFFD.

@@ -61,6 +61,13 @@ export async function runRawFollow(options: RawFollowOptions): Promise<void> {
       }
       // A truncated log simply goes on from its new end: raw bytes have no way to say so.
       if (read.kind === 'truncated') continue;
+      // The cap dropped bytes not sent yet (the client fell behind the window): raw bytes cannot
+      // say so either, and skipping them silently would shift every offset the client counts.
+      // The response is aborted, so the client sees an error (curl exits 18) and can resume.
+      if (read.kind === 'dropped') {
+        res.destroy();
+        return;
+      }
       if (endedBeforePass) return;
       await wakeup.sleep(Number.POSITIVE_INFINITY);
     }

@@ -10,12 +10,12 @@ import { LineSplitter } from './lines.js';
 import { IndexCursor } from './time-index.js';
 import { LineClock, formatTime } from './timestamps.js';
 import { hasEnded, type SessionWatch } from './session-watch.js';
-import { RETRY_MS, SseWriter, formatEvent } from './sse.js';
+import { RETRY_MS, SseWriter, formatEvent, formatLinesEvent } from './sse.js';
 import { FollowedSession } from './followed-session.js';
 import { Wakeup } from './wakeup.js';
 
-/** Bytes read per step: bounds what one client costs in memory. */
-const READ_CHUNK = 64 * 1024;
+/** Bytes read per step: bounds what one client costs in memory (see readChunk). */
+export const READ_CHUNK = 256 * 1024;
 /** A partial line longer than this is sent at once rather than held. */
 const MAX_PENDING = 64 * 1024;
 
@@ -34,6 +34,8 @@ export interface SseStreamOptions {
   partialFlushMs: number;
   /** Prefix each line with the time of its first byte. */
   timestamps: boolean;
+  /** Bytes read per step (default READ_CHUNK); smaller when many clients stream at once. */
+  readChunk?: number;
 }
 
 interface Lane {
@@ -54,6 +56,7 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
   const writer = new SseWriter(res, options.keepAliveMs);
   const wakeup = new Wakeup();
   const sent: Record<LogStreamName, number> = { ...options.start };
+  const READ = options.readChunk ?? READ_CHUNK;
 
   if (options.alignTail) {
     // Both streams, followed or not: the id names a position in each, and resuming it later with
@@ -88,21 +91,30 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
    * noted first, up to the last byte it wrote before the other lane's next one. Bytes not noted
    * yet (being written now) are read lane after lane, as they come.
    */
+  let sizedAfterEnd = false;
   const plan = async (): Promise<{ lane: Lane; max: number }[]> => {
-    if (!first || !second) return lanes.map((lane) => ({ lane, max: READ_CHUNK }));
+    if (!first || !second) return lanes.map((lane) => ({ lane, max: READ }));
+    // The session has ended and one stream has been read to its end: there is no order left to
+    // keep, the other is read straight on (a replay of a finished session skips the index).
+    if (hasEnded(followed.latest)) {
+      // Measured once the end is known: sizes seen before it may have grown since.
+      if (!sizedAfterEnd) for (const lane of lanes) await lane.follower.size();
+      sizedAfterEnd = true;
+      if (lanes.some((lane) => lane.follower.offset >= lane.follower.lastSize)) return lanes.map((lane) => ({ lane, max: READ }));
+    }
     const [a, b] = await Promise.all([first, second].map((lane) => lane.order.entryFor(lane.stream, lane.follower.offset)));
-    if (!a && !b) return lanes.map((lane) => ({ lane, max: READ_CHUNK }));
+    if (!a && !b) return lanes.map((lane) => ({ lane, max: READ }));
     const lane = !b || (a && a.seq < b.seq) ? first : second;
     const otherSeq = (lane === first ? b : a)?.seq ?? Number.POSITIVE_INFINITY;
     const offset = lane.follower.offset;
     let end = offset;
     for (;;) {
       const entry = await lane.order.peek();
-      if (!entry || entry.seq >= otherSeq || end - offset >= READ_CHUNK) break;
+      if (!entry || entry.seq >= otherSeq || end - offset >= READ) break;
       if (entry.stream === lane.stream) end = Math.max(end, entry.end);
       lane.order.next();
     }
-    return [{ lane, max: Math.max(1, Math.min(READ_CHUNK, end - offset)) }];
+    return [{ lane, max: Math.max(1, Math.min(READ, end - offset)) }];
   };
 
   const followed = new FollowedSession(options, session, lanes.map((lane) => lane.stream), wakeup, res);
@@ -140,8 +152,18 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
       const endedBeforePass = hasEnded(followed.latest);
       let progressed = false;
       for (const { lane, max } of await plan()) {
-        const read = await lane.follower.read(max);
-        if (read.kind === 'truncated') {
+        const read = await lane.follower.read(max, true);
+        if (read.kind === 'dropped') {
+          // The cap dropped bytes not sent yet (a resume before the window, or a follower that
+          // fell behind it): say where the stream goes on, then go on from the window's start,
+          // a line start. The unfinished line read before it is dropped with the rest of it.
+          lane.lines.reset();
+          lane.partialSince = null;
+          sent[lane.stream] = read.from;
+          lane.lineStart = read.from;
+          await writer.write(formatEvent('truncated', [JSON.stringify({ stream: lane.stream, size: read.size, retained_from: read.from })], id()));
+          progressed = true;
+        } else if (read.kind === 'truncated') {
           lane.lines.reset();
           lane.partialSince = null;
           sent[lane.stream] = read.size;
@@ -151,9 +173,26 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
           if (lane.clock) lane.clock = new LineClock(options.store, session.id, lane.stream);
           await writer.write(formatEvent('truncated', [JSON.stringify({ stream: lane.stream, size: read.size })], id()));
           progressed = true;
+        } else if (read.kind === 'data' && !lane.clock) {
+          // Without timestamps no line needs its own offset: the lines of a chunk are decoded and
+          // framed as one text (a replay of short lines is dominated by per-line work otherwise).
+          const region = lane.lines.pushRegion(read.chunk);
+          // Framed at once (a copy): then the read's buffer goes back to the pool, before waiting for the client.
+          if (region !== null) {
+            sent[lane.stream] = lane.follower.offset - lane.lines.pendingBytes;
+            lane.lineStart = sent[lane.stream];
+          }
+          const frame = region === null ? null : formatLinesEvent(lane.stream, region, id());
+          lane.follower.release();
+          if (frame !== null) await writer.write(frame);
+          if (lane.lines.pendingBytes === 0) lane.partialSince = null;
+          else if (region !== null || lane.partialSince === null) lane.partialSince = Date.now();
+          if (lane.lines.pendingBytes > MAX_PENDING) await flushPartials();
+          progressed = true;
         } else if (read.kind === 'data') {
           const base = lane.follower.offset - read.chunk.length;
           const lines = lane.lines.push(read.chunk);
+          lane.follower.release();
           const next = lane.lines.nextStarts.map((at) => base + at);
           const starts = lines.map((_, i) => (i === 0 ? lane.lineStart : (next[i - 1] ?? lane.lineStart)));
           if (lines.length > 0) lane.lineStart = next[lines.length - 1] ?? lane.lineStart;
@@ -191,6 +230,7 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
       await wakeup.sleep(Number.isFinite(next) ? Math.max(0, next - now) : Number.POSITIVE_INFINITY);
     }
   } finally {
+    for (const lane of lanes) lane.follower.release();
     followed.release();
     writer.end();
   }

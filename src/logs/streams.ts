@@ -3,18 +3,26 @@
 import type { ServerResponse } from 'node:http';
 import type { Session } from '../../schemas/session.js';
 import type { LogStreamName, SessionStore } from '../store/store.js';
-import { Readable } from 'node:stream';
+import { Readable, Transform, pipeline } from 'node:stream';
+import { TAIL_MAX_BYTES } from '../../schemas/requests.js';
+import type { LogsTail, LogsTailResponse } from '../../schemas/responses.js';
 import { SessionError } from '../sessions/errors.js';
 import { guardLogRead } from '../sessions/session-logs.js';
+import { trimToUtf8Boundaries } from '../sessions/utf8.js';
+import { retainedWindows, type RetainedWindows } from './retained.js';
 import { LogFollower } from './follower.js';
 import { LinePrefixer } from './timestamps.js';
 import { LogHub } from './hub.js';
 import { offsetsSince } from './time-index.js';
 import { runRawFollow } from './raw-follow.js';
 import { SessionWatch, type SessionSource } from './session-watch.js';
-import { runSseStream } from './sse-stream.js';
+import { READ_CHUNK, runSseStream } from './sse-stream.js';
 
 export const PARTIAL_LINE_MS = 200;
+/** Open streams past which a new SSE client reads smaller chunks. */
+const CROWD = 8;
+const CROWDED_CHUNK = 32 * 1024;
+
 
 export interface SseRequest {
   streams: LogStreamName[];
@@ -55,8 +63,18 @@ export async function startsSince(store: SessionStore, id: string, since: number
   return out;
 }
 
+/** 416 for a read that starts before what the cap kept: it names the retained range. */
+export function beforeWindow(stream: LogStreamName, start: number, retainedFrom: number, size: number): SessionError {
+  return new SessionError(
+    'range_not_satisfiable',
+    `byte ${start} of the ${stream} log was dropped by the log cap (SESSIOND_MAX_LOG_BYTES): it holds bytes ${retainedFrom}-${Math.max(retainedFrom, size - 1)} of ${size}`,
+    { facts: { size, retained_from: retainedFrom } },
+  );
+}
+
 export class LogStreams {
   readonly hub: LogHub;
+  readonly windows: RetainedWindows;
   private readonly watch: SessionWatch;
   private readonly open = new Set<ServerResponse>();
   /** The open responses that are raw follows (aborted at shutdown, where SSE ends). */
@@ -65,6 +83,65 @@ export class LogStreams {
   constructor(private readonly options: LogStreamsOptions) {
     this.hub = new LogHub(options.store, options.pollIntervalMs);
     this.watch = new SessionWatch(options.sessions);
+    this.windows = retainedWindows(options.store);
+  }
+
+  /**
+   * The JSON tail with each stream's retained window; a tail the service read across the window
+   * (its start was dropped, or punched while it was read) is read again from the window's start.
+   */
+  async withWindows(tail: LogsTail, tailBytes: number): Promise<LogsTailResponse> {
+    const want = Math.min(Math.max(0, Math.floor(tailBytes)), TAIL_MAX_BYTES);
+    const out: LogsTailResponse = { ...tail, stdout_retained_from: 0, stderr_retained_from: 0 };
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const size = tail[`${stream}_bytes`];
+      let retained = await this.windows.from(tail.id, stream);
+      // Checked after the read: a start inside the window means no byte of it was punched.
+      while (size - want < retained && retained < size) {
+        const bytes = await guardLogRead(() => this.options.store.readLog(tail.id, stream, retained, size));
+        const after = await this.windows.from(tail.id, stream);
+        if (after <= retained) {
+          out[stream] = trimToUtf8Boundaries(bytes).toString('utf8');
+          break;
+        }
+        retained = after;
+      }
+      if (retained >= size && retained > 0) out[stream] = '';
+      out[`${stream}_retained_from`] = retained;
+    }
+    return out;
+  }
+
+  /**
+   * Bytes [start, end) of a log as a stream for a response body. Each chunk is checked against
+   * the retained window after it was read: one the cap punched meanwhile aborts the body (an
+   * error, never zeros given out as bytes).
+   */
+  async body(id: string, stream: LogStreamName, start: number, end: number): Promise<Readable> {
+    const source = await guardLogRead(() => this.options.store.openLogStream(id, stream, start, end));
+    const windows = this.windows;
+    let at = start;
+    await windows.from(id, stream);
+    const check = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        // Known in memory (loaded above) unless forgotten meanwhile: then read it again.
+        const known = windows.known(id, stream);
+        if (known !== undefined) {
+          if (at < known) return done(new Error(`bytes from ${at} of the ${stream} log were dropped by the cap while they were read`));
+          at += chunk.length;
+          return done(null, chunk);
+        }
+        windows.from(id, stream).then(
+          (retained) => {
+            if (at < retained) return done(new Error(`bytes from ${at} of the ${stream} log were dropped by the cap while they were read`));
+            at += chunk.length;
+            done(null, chunk);
+          },
+          (err: Error) => done(err),
+        );
+      },
+    });
+    return pipeline(source, check, () => undefined);
   }
 
   /** Streams open now. */
@@ -100,6 +177,10 @@ export class LogStreams {
         keepAliveMs: this.options.keepAliveMs,
         partialFlushMs: this.options.partialFlushMs ?? PARTIAL_LINE_MS,
         timestamps: request.timestamps ?? false,
+        // Many clients at once: each reads (and has on its way to the socket) a small chunk, so
+        // the service's memory grows little with their number; a few replay in big chunks (fewer
+        // trips to the disk per byte).
+        readChunk: this.open.size > CROWD ? CROWDED_CHUNK : READ_CHUNK,
       });
     });
   }
@@ -137,15 +218,19 @@ export class LogStreams {
     if (given > 1) throw new SessionError('validation_failed', 'since, tail_bytes and Range each choose where to start: give at most one');
     const { store } = this.options;
     const size = (await guardLogRead(() => store.logStat(id, stream))).size;
+    // Nothing before the window can be sent: a resume there is a 416 naming it, any other start
+    // begins at it (a line start).
+    const retained = await this.windows.from(id, stream);
     if (ask.range !== undefined) {
       const match = /^\s*bytes\s*=\s*(?:([0-9]{1,15})-|-([0-9]{1,15}))\s*$/i.exec(ask.range);
       if (!match) throw new SessionError('validation_failed', 'a followed log takes `Range: bytes=N-` (resume at byte N) or `bytes=-n` (the last n bytes) only');
       if (match[1] !== undefined) {
         const start = Number(match[1]);
         if (start > size) throw new SessionError('range_not_satisfiable', `the ${stream} log has ${size} bytes`, { facts: { size } });
+        if (start < retained) throw beforeWindow(stream, start, retained, size);
         return start;
       }
-      return Math.max(0, size - Number(match[2]));
+      return Math.max(retained, size - Number(match[2]));
     }
     if (ask.tailBytes !== undefined) {
       const follower = new LogFollower(store, id, stream, Math.max(0, size - ask.tailBytes));
@@ -153,7 +238,7 @@ export class LogStreams {
       return follower.offset;
     }
     if (ask.since !== undefined) return (await startsSince(store, id, ask.since))[stream];
-    return 0;
+    return retained;
   }
 
   async logSize(id: string, stream: LogStreamName): Promise<number> {
@@ -168,6 +253,8 @@ export class LogStreams {
       const prefixer = new LinePrefixer(store, id, stream, start);
       while (follower.offset < end) {
         const read = await follower.read(Math.min(64 * 1024, end - follower.offset));
+        // Cut by the cap while it was read: an aborted response, never a clean short one.
+        if (read.kind === 'dropped') throw new Error(`bytes from ${follower.offset} of the ${stream} log were dropped by the cap while they were read`);
         if (read.kind !== 'data') return;
         yield await prefixer.push(read.chunk);
       }

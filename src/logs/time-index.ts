@@ -85,7 +85,8 @@ export function decodeEntries(state: IndexState, buf: Buffer): { entries: IndexE
   return { entries, used: pos };
 }
 
-const READ_STEP = 4096;
+/** Index bytes read at once: a few hundred entries, so a reader (two per SSE client) holds little. */
+const READ_STEP = 512;
 
 /**
  * Reads one session's index forward, a few KiB at a time (bounded memory however long the

@@ -41,7 +41,7 @@ export function sendProblem(
   request: FastifyRequest,
   code: ErrorCode,
   detail: string,
-  extra: Partial<Pick<Problem, 'errors' | 'instance'>> = {},
+  extra: Partial<Pick<Problem, 'errors' | 'instance' | 'size' | 'retained_from'>> = {},
 ) {
   const { status, title } = ERRORS[code];
   const problem: Problem = {
@@ -127,6 +127,10 @@ async function errorsPlugin(app: FastifyInstance) {
     if (error instanceof SessionError) {
       if (error.code === 'range_not_satisfiable' && error.facts.size !== undefined) reply.header('content-range', `bytes */${error.facts.size}`);
       if (error.status >= 500) request.log.error({ err: error.cause ?? error, code: error.code }, 'request failed');
+      // A log's retained window, so a client resuming before it knows where to go on.
+      if (error.code === 'range_not_satisfiable' && error.facts.retained_from !== undefined) {
+        return sendProblem(reply, request, error.code, error.detail, { size: error.facts.size, retained_from: error.facts.retained_from });
+      }
       return sendProblem(reply, request, error.code, error.detail);
     }
     if (error.validation) {

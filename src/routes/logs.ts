@@ -11,7 +11,7 @@ import {
   SessionIdParamsSchema,
 } from '../../schemas/requests.js';
 import type { AgentService } from '../agent/service.js';
-import type { LogStreams } from '../logs/streams.js';
+import { beforeWindow, type LogStreams } from '../logs/streams.js';
 import { SSE_HEADERS } from '../logs/sse.js';
 import type { LogStreamName } from '../store/store.js';
 import { LogsTailSchema } from '../../schemas/responses.js';
@@ -63,7 +63,8 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
         description:
           'Starts with `retry: 2000`. Events: `stdout` / `stderr` (one `data:` line per log line; `\\r\\n` and a lone `\\r` end a line; ' +
           'a partial line is sent after at most 200 ms), each with `id: <stdout offset>-<stderr offset>` (bytes sent so far); ' +
-          '`status` (the Session, on connect and on every change); `truncated` (`{stream, size}`, when a log shrank; streaming goes on from the new size); ' +
+          '`status` (the Session, on connect and on every change); `truncated` (`{stream, size}`, when a log shrank; streaming goes on from the new size; ' +
+          'or `{stream, size, retained_from}` when the asked start, a resume, or a follower that fell behind lies before what SESSIOND_MAX_LOG_BYTES kept: streaming goes on from retained_from, its id says so); ' +
           '`end` (the final Session, once the session has ended and every byte was sent; then the response closes). ' +
           'A `: keep-alive` comment at least every 15 s. Resume with the `Last-Event-ID` header or `?last_event_id=`: no gap, no duplicate. ' +
           'With both streams, output events come in the order the session wrote them across stdout and stderr. ' +
@@ -134,7 +135,7 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
         response: { 200: { ...ref(LogsTailSchema), description: 'the last tail_bytes of each stream, and their sizes' }, ...problems('session_not_found', 'validation_failed', 'log_unavailable') },
       },
     },
-    async (request) => sessions.tail(request.params.id, request.query.tail_bytes),
+    async (request) => streams.withWindows(await sessions.tail(request.params.id, request.query.tail_bytes), request.query.tail_bytes),
   );
 
   app.get(
@@ -152,7 +153,9 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
           'then new bytes as they are written, and ends when the session has ended (`curl -N` is `tail -f`); when the service shuts down the response is aborted instead (curl exits 18). ' +
           'A follow with anything else it cannot honour (a closed range, several ranges, two starts at once) is 400. ' +
           '`timestamps=true` prefixes each line (ending with `\\n`) with the RFC 3339 UTC time (ms) of its first byte and one space; `since` starts at the first line written at or after a time. ' +
-          '`?access_token=` is accepted only together with `follow=true`.',
+          '`?access_token=` is accepted only together with `follow=true`. ' +
+          'Offsets are absolute: once SESSIOND_MAX_LOG_BYTES dropped the oldest bytes (see `*_retained_from` in GET .../logs), a Range (or a follow\'s `bytes=N-`) starting before them is 416 with `size` and `retained_from`; ' +
+          'the whole log, a suffix range, `tail_bytes` and `since` start at the retained window. A follow that falls behind the window is aborted (curl exits 18) rather than skip bytes silently.',
         params: RawLogParamsSchema,
         querystring: RawLogQuerySchema,
         headers: Type.Object({
@@ -189,28 +192,42 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
           const range = parseRange(request.headers.range);
           const log = range ? await sessions.rawLog(session.id, stream, range) : null;
           log?.body.destroy();
-          start = log?.range?.start ?? 0;
-          if (log?.range) {
+          const retained = await streams.windows.from(session.id, stream);
+          start = Math.max(log?.range?.start ?? 0, range ? 0 : retained);
+          if (range && log?.range) {
+            if (start < retained && !('suffix' in range)) throw beforeWindow(stream, start, retained, log.size);
+            start = Math.max(start, retained);
             end = log.range.end + 1;
-            reply.code(206).header('content-range', `bytes ${log.range.start}-${log.range.end}/${log.size}`);
+            reply.code(206).header('content-range', `bytes ${start}-${log.range.end}/${log.size}`);
           }
         } else {
           // since and tail_bytes choose the start themselves: a Range beside them is a 400.
           start = await streams.rawStart(session.id, stream, { since, tailBytes: query.tail_bytes, range: request.headers.range });
         }
-        const body = query.timestamps ? streams.timedBytes(session.id, stream, start, end) : (await sessions.rawLog(session.id, stream, end > start ? { start, end: end - 1 } : undefined)).body;
-        if (end <= start && !query.timestamps) body.destroy();
-        return reply.send((end <= start ? '' : body) as unknown as string);
+        if (end <= start) return reply.send('');
+        const body = query.timestamps ? streams.timedBytes(session.id, stream, start, end) : await streams.body(session.id, stream, start, end);
+        return reply.send(body as unknown as string);
       }
+      const { id, stream } = request.params;
       const range = parseRange(request.headers.range);
-      const log = await sessions.rawLog(request.params.id, request.params.stream, range ?? undefined);
+      // Checks the session and the range against the log's end (404, 416); the bytes are sent
+      // below, from what the cap kept.
+      const log = await sessions.rawLog(id, stream, range ?? undefined);
+      log.body.destroy();
       reply.header('accept-ranges', 'bytes').type('text/plain; charset=utf-8');
-      if (range && log.range) {
-        reply.code(206).header('content-range', `bytes ${log.range.start}-${log.range.end}/${log.size}`);
-      }
-      reply.header('content-length', log.range ? log.range.end - log.range.start + 1 : 0);
+      if (!log.range) return reply.header('content-length', 0).send('');
+      const retained = await streams.windows.from(id, stream);
+      let { start } = log.range;
+      // A range that starts before the window is a 416 naming it; the whole log, or its last n
+      // bytes, is what the window holds of it.
+      if (start < retained && range && !('suffix' in range)) throw beforeWindow(stream, start, retained, log.size);
+      start = Math.max(start, retained);
+      const { end } = log.range;
+      if (start > end) return reply.header('content-length', 0).send('');
+      if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${log.size}`);
+      reply.header('content-length', end - start + 1);
       // The schema types the body as a string for the spec; a stream sends the same bytes without buffering.
-      return reply.send(log.body as unknown as string);
+      return reply.send((await streams.body(id, stream, start, end + 1)) as unknown as string);
     },
   );
 };

@@ -73,6 +73,8 @@ export class SessionError extends Error {
 export interface ErrorFacts {
   /** The size of the resource a range missed. */
   size?: number;
+  /** The first byte a capped log still holds (bytes before it were dropped). */
+  retained_from?: number;
 }
 
 export const sessionNotFound = (id: string) => new SessionError('session_not_found', `no session with id ${id}`);
