@@ -13,7 +13,8 @@ import rateLimit from '@fastify/rate-limit';
 import { loadConfig, type Config } from './config.js';
 import { LogStreams } from './logs/streams.js';
 import { LogIndexer } from './logs/indexer.js';
-import { isTerminalStatus } from '../schemas/session.js';
+import { isTerminalStatus, SESSION_STATUSES } from '../schemas/session.js';
+import { listKey } from './store/list-index.js';
 import { loadOrCreateToken } from './auth/generated-token.js';
 import { TokenTable, type ConfiguredToken } from './auth/tokens.js';
 import auth from './plugins/auth.js';
@@ -197,11 +198,8 @@ export async function buildApp(options: BuildAppOptions = {}) {
   // Assigned below, once the log streams exist; read only at scrape time.
   let streamClients = (): Record<string, number> => ({});
   const metrics = createMetrics({
-    sessionsByStatus: async () => {
-      const counts: Record<string, number> = {};
-      for (const record of await store.list()) counts[record.status] = (counts[record.status] ?? 0) + 1;
-      return counts;
-    },
+    // From the list index's per-status orders: O(statuses) per scrape, not a pass over every record.
+    sessionsByStatus: async () => Object.fromEntries(SESSION_STATUSES.map((status) => [status, store.orderedCount(listKey('status', status))])),
     queueLength: () => sessions.queueLength,
     streamClients: () => streamClients(),
     logBytes: () => logUsage.total(),

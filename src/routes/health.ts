@@ -76,7 +76,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
       }
       return {
         status: 'ok' as const,
-        sessions: (await store.list()).length,
+        sessions: store.orderedCount(),
         damaged_records: store.damagedCount(),
         containment: containment?.() ?? 'process-group',
         warnings: (await warnings?.()) ?? [],
