@@ -82,6 +82,9 @@ t.test('logs: JSON tail, raw bytes exactly as printed, ranges', async (t) => {
     stderr: tail.json().stderr,
     stdout_bytes: expectedOut.length,
     stderr_bytes: binary.length,
+    // Nothing dropped under the default 1 GiB cap: each window starts at byte 0.
+    stdout_retained_from: 0,
+    stderr_retained_from: 0,
   });
   t.ok(Buffer.byteLength(tail.json().stderr) <= 65536 * 3, 'the JSON tail is the last 64 KiB, not the whole log');
   t.type(tail.json().last_activity, 'string');
