@@ -24,6 +24,7 @@ import {
   type ProcessState,
   type WriteOutcome,
 } from './adapter.js';
+import { createSleeps } from './sleeps.js';
 import type { Containment } from './cgroup.js';
 import { findCommandIn } from './docker-command.js';
 import { openLogFiles, pumpFrames, writtenBytes, type LogFiles, type LogPump } from './docker-logs.js';
@@ -145,20 +146,9 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
   // The Engine puts each container in its own cgroup of the host's hierarchy; a stop ends all of it.
   const containment: Containment = existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'cgroup-v2' : 'cgroup-v1';
   let closed = false;
-  const cancels = new Set<() => void>();
-
-  /** A sleep that close() ends early. */
-  const delay = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      if (closed) return resolve();
-      const cancel = (): void => {
-        clearTimeout(timer);
-        cancels.delete(cancel);
-        resolve();
-      };
-      const timer = setTimeout(cancel, ms);
-      cancels.add(cancel);
-    });
+  // Every sleep here, cut short by close().
+  const sleeps = createSleeps();
+  const delay = sleeps.delay;
 
   interface Tracked {
     h: DockerProcessHandle;
@@ -654,7 +644,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
       for (const pump of pumps.values()) pump.stop();
       await Promise.allSettled([...pumps.values()].map((pump) => pump.done));
       pumps.clear();
-      for (const cancel of [...cancels]) cancel();
+      sleeps.cutAll();
     },
 
     async writeInput(handle: ProcessHandle, bytes: Buffer): Promise<WriteOutcome> {

@@ -14,6 +14,7 @@ import { basename, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState, type WriteOutcome } from './adapter.js';
+import { createSleeps } from './sleeps.js';
 import {
   cgroupPidsSync,
   findCgroupPlace,
@@ -265,21 +266,9 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
   // Which hierarchy a handle's cgroup lies in (it may come from an earlier run of the service).
   const hierarchies: CgroupHierarchy[] = readHierarchies();
   let closed = false;
-  // Everything pending that close() must cut short: sleeps and waitForExit calls.
-  const cancels = new Set<() => void>();
-
-  /** A sleep that close() ends early. */
-  const delay = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      if (closed) return resolve();
-      const cancel = (): void => {
-        clearTimeout(timer);
-        cancels.delete(cancel);
-        resolve();
-      };
-      const timer = setTimeout(cancel, ms);
-      cancels.add(cancel);
-    });
+  // Every sleep here, cut short by close().
+  const sleeps = createSleeps();
+  const delay = sleeps.delay;
 
   type EndedState = Extract<ProcessState, { state: 'ended' }>;
   interface Tracked {
@@ -577,7 +566,7 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       if (pollTimer) clearInterval(pollTimer);
       pollTimer = null;
       for (const id of [...tracked.keys()]) untrackOne(id);
-      for (const cancel of [...cancels]) cancel();
+      sleeps.cutAll();
     },
 
     async signal(handle: ProcessHandle, signal: 'SIGINT' | 'SIGTERM'): Promise<boolean> {
