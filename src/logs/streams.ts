@@ -21,7 +21,7 @@ import { READ_CHUNK, runSseStream } from './sse-stream.js';
 export const PARTIAL_LINE_MS = 200;
 /** Open streams past which a new SSE client reads smaller chunks. */
 const CROWD = 8;
-const CROWDED_CHUNK = 32 * 1024;
+const CROWDED_CHUNK = 16 * 1024;
 
 
 export interface SseRequest {
