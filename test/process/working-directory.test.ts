@@ -94,12 +94,18 @@ t.test('without the roots given to the keeper (a check made earlier, by path), t
   const probe = await fixture(t);
   const where = await layout(probe);
   const f = await fixture(t);
-  let outcome!: Awaited<ReturnType<typeof race>>;
+  // Rounds until one lands on the link: a loaded machine may hold the flipper still through a
+  // whole round of quick starts (each round is ~30 fair draws otherwise).
+  const outside: string[] = [];
+  let ran = 0;
   await flipping(t, probe, where, async () => {
-    outcome = await race(f, where);
+    for (let round = 0; round < 10 && outside.length === 0; round++) {
+      const outcome = await race(f, where);
+      ran += outcome.ranIn.length;
+      outside.push(...outcome.ranIn.filter((dir) => !isInside(dir, where.root)));
+    }
   });
-  const outside = outcome.ranIn.filter((dir) => !isInside(dir, where.root));
-  t.comment(`ran outside: ${outside.length} of ${outcome.ranIn.length}`);
+  t.comment(`ran outside: ${outside.length} of ${ran}`);
   t.ok(outside.length > 0, 'the attack is real: some ran in the outside folder');
 });
 
