@@ -126,4 +126,29 @@ if (binary) {
     t.match(forked.agent.session_id, /^[0-9a-f-]{36}$/);
     t.not(forked.agent.session_id, sid, '--fork-session gave it a session of its own');
   });
+
+  t.test('the real CLI with input: the prompt it reads from stdin is answered, and so is each POST .../input', async (t) => {
+    const s = await server(t);
+    const res = await s.request('POST', '/v1/sessions', {
+      body: { name: 'real chat', working_directory: s.root, command: 'claude', prompt: PROMPT, agent: { kind: 'claude', input: true } },
+    });
+    t.equal(res.status, 201, res.text);
+    const id = res.json().id as string;
+    t.ok(res.json().args.includes('--input-format'), 'claude reads stream-json from stdin');
+    const results = async () => (await messages(t, s, id)).filter((m) => m.type === 'result');
+    // With --input-format stream-json the real CLI ignores a prompt argument: the first message on
+    // stdin (put there by the keeper) is what it answers.
+    for (let i = 0; (await results()).length < 1; i++) {
+      if (i > 300) throw new Error('the real CLI never answered its first message');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    t.equal((await s.request('POST', `/v1/sessions/${id}/input`, { body: { text: 'and a second turn' } })).status, 200);
+    for (let i = 0; (await results()).length < 2; i++) {
+      if (i > 300) throw new Error('the real CLI never answered the input');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    t.match((await results()).map((m) => (m.message as Json).result), [/Not logged in/, /Not logged in/], 'a turn for the prompt, a turn for the input, in one process');
+    t.equal((await s.request('GET', `/v1/sessions/${id}`)).json().status, 'running', 'it waits for the next message');
+    t.match((await s.request('POST', `/v1/sessions/${id}/stop`)).json(), { status: 'stopped' });
+  });
 }
