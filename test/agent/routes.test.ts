@@ -313,3 +313,25 @@ t.test('input: the prompt is the first message on stdin; each POST writes one wh
   assertProblem(t, ended, 409, 'session_not_running');
   t.match(ended.json().detail, /exited/, 'says the session has ended');
 });
+
+t.test('input: concurrent POSTs to one session are written one at a time, whole, in the order they came', async (t) => {
+  const ctx = await buildFakeApp(t);
+  const session = (await startAgent(ctx, { agent: { kind: 'claude', input: true } })).json();
+  // A slow pipe: each write takes a while; two writes in flight at once would interleave.
+  const write = ctx.processes.writeInput.bind(ctx.processes);
+  let inFlight = 0;
+  let overlapped = false;
+  ctx.processes.writeInput = async (handle, bytes) => {
+    inFlight += 1;
+    if (inFlight > 1) overlapped = true;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const outcome = await write(handle, bytes);
+    inFlight -= 1;
+    return outcome;
+  };
+  const texts = Array.from({ length: 8 }, (_, i) => `message ${i}`);
+  const replies = await Promise.all(texts.map((text) => ctx.app.inject({ method: 'POST', url: `/v1/sessions/${session.id}/input`, payload: { text } })));
+  t.same(replies.map((r) => r.statusCode), texts.map(() => 200));
+  t.notOk(overlapped, 'never two writes at once');
+  t.same(ctx.processes.inputs.map((i) => JSON.parse(i.text).message.content), texts, 'in the order the requests came');
+});
