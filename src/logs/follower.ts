@@ -1,10 +1,10 @@
 // LogFollower: one reader's position in one log, read through the store (never by path), in
-// bounded chunks. It knows nothing of HTTP; SSE and raw follow both read through it. A log the
+// bounded chunks, through a reader that keeps the log open (close the follower when done). It knows nothing of HTTP; SSE and raw follow both read through it. A log the
 // store refuses to read (replaced by a link...) throws log_unavailable and the stream ends.
 // Bytes the cap dropped (retained.ts) are never given out: a read is checked against the window
 // AFTER it is made, so one that raced a punch is thrown away rather than served as zeros.
 import { guardLogRead } from '../sessions/session-logs.js';
-import type { LogStreamName, SessionStore } from '../store/store.js';
+import type { LogReader, LogStreamName, SessionStore } from '../store/store.js';
 import { retainedWindows, type RetainedWindows } from './retained.js';
 
 export type FollowRead =
@@ -53,6 +53,7 @@ const pool = new BufferPool();
 
 export class LogFollower {
   private readonly windows: RetainedWindows;
+  private readonly reader: LogReader;
   /** The pool's buffer the last chunk is a view of, until released. */
   private lent: Buffer | null = null;
   /** The log's size when last measured (-1: not yet). */
@@ -66,6 +67,7 @@ export class LogFollower {
     public offset: number,
   ) {
     this.windows = retainedWindows(store);
+    this.reader = store.openLogReader(sessionId, stream);
   }
 
   /** The first byte the cap has kept (0 while nothing was dropped). */
@@ -74,7 +76,7 @@ export class LogFollower {
   }
 
   async size(): Promise<number> {
-    this.lastSize = (await guardLogRead(() => this.store.logStat(this.sessionId, this.stream))).size;
+    this.lastSize = await guardLogRead(() => this.reader.size());
     return this.lastSize;
   }
 
@@ -103,6 +105,12 @@ export class LogFollower {
     this.lent = null;
   }
 
+  /** Done following: the buffer goes back to the pool and the log is let go. */
+  close(): void {
+    this.release();
+    this.reader.close();
+  }
+
   /** One read at `offset`, without moving the position: what `read` answers, and where it leaves it. */
   private async attempt(offset: number, maxBytes: number, into: Buffer | undefined): Promise<Attempt> {
     // A replay far from the end need not measure the log before each chunk: a whole chunk proves
@@ -111,6 +119,21 @@ export class LogFollower {
       const chunk = await this.readLog(offset, offset + maxBytes, into);
       if (chunk.length === maxBytes && offset >= (await this.retainedFrom())) {
         return { read: { kind: 'data', chunk }, offset: offset + maxBytes, size: this.lastSize };
+      }
+    }
+    // At or near the end (following live): the fresh bytes are read first, one read away from the
+    // wake-up that announced them; the log is measured only when nothing came (truncated? idle?).
+    if (this.lastSize >= 0) {
+      const chunk = await this.readLog(offset, offset + maxBytes, into);
+      if (chunk.length > 0) {
+        // Checked after the read, as below: bytes punched meanwhile read as zeros, never as data.
+        const after = await this.retainedFrom();
+        if (offset < after) {
+          const size = await this.size();
+          return { read: { kind: 'dropped', from: after, size }, offset: after, size };
+        }
+        this.lastSize = Math.max(this.lastSize, offset + chunk.length);
+        return { read: { kind: 'data', chunk }, offset: offset + chunk.length, size: this.lastSize };
       }
     }
     const size = await this.size();
@@ -164,6 +187,6 @@ export class LogFollower {
   }
 
   private readLog(start: number, end: number, into?: Buffer): Promise<Buffer> {
-    return guardLogRead(() => this.store.readLog(this.sessionId, this.stream, start, end, into));
+    return guardLogRead(() => this.reader.read(start, end, into));
   }
 }

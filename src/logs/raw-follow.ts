@@ -73,6 +73,7 @@ export async function runRawFollow(options: RawFollowOptions): Promise<void> {
     }
   } finally {
     release();
+    follower.close();
     if (!res.writableEnded) res.end();
   }
 }

@@ -63,14 +63,19 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
     // both streams must start each at a line start.
     for (const stream of ['stdout', 'stderr'] as const) {
       const aligner = new LogFollower(options.store, session.id, stream, options.start[stream]);
-      await aligner.alignToLineStart(options.alignTail[stream]);
-      sent[stream] = aligner.offset;
+      try {
+        await aligner.alignToLineStart(options.alignTail[stream]);
+        sent[stream] = aligner.offset;
+      } finally {
+        aligner.close();
+      }
     }
   }
 
+  const followers = options.streams.map((stream) => new LogFollower(options.store, session.id, stream, sent[stream]));
   const lanes: Lane[] = await Promise.all(
-    options.streams.map(async (stream) => {
-      const follower = new LogFollower(options.store, session.id, stream, sent[stream]);
+    followers.map(async (follower) => {
+      const stream = follower.stream;
       const lines = new LineSplitter();
       if ((await follower.previousByte()) === 0x0d) lines.resumeAfterCR();
       return {
@@ -83,7 +88,10 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
         clock: options.timestamps ? new LineClock(options.store, session.id, stream) : null,
       };
     }),
-  );
+  ).catch((err: unknown) => {
+    for (const follower of followers) follower.close();
+    throw err;
+  });
   const [first, second] = lanes;
 
   /**
@@ -230,7 +238,7 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
       await wakeup.sleep(Number.isFinite(next) ? Math.max(0, next - now) : Number.POSITIVE_INFINITY);
     }
   } finally {
-    for (const lane of lanes) lane.follower.release();
+    for (const lane of lanes) lane.follower.close();
     followed.release();
     writer.end();
   }

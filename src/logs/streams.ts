@@ -56,9 +56,13 @@ export async function startsSince(store: SessionStore, id: string, since: number
   const out = { ...offsets };
   for (const stream of ['stdout', 'stderr'] as const) {
     const follower = new LogFollower(store, id, stream, offsets[stream]);
-    // A line begun before `since` is not "written at or after" it: start at the next one.
-    await follower.alignToLineStart(await follower.size());
-    out[stream] = follower.offset;
+    try {
+      // A line begun before `since` is not "written at or after" it: start at the next one.
+      await follower.alignToLineStart(await follower.size());
+      out[stream] = follower.offset;
+    } finally {
+      follower.close();
+    }
   }
   return out;
 }
@@ -234,8 +238,12 @@ export class LogStreams {
     }
     if (ask.tailBytes !== undefined) {
       const follower = new LogFollower(store, id, stream, Math.max(0, size - ask.tailBytes));
-      await follower.alignToLineStart(size);
-      return follower.offset;
+      try {
+        await follower.alignToLineStart(size);
+        return follower.offset;
+      } finally {
+        follower.close();
+      }
     }
     if (ask.since !== undefined) return (await startsSince(store, id, ask.since))[stream];
     return retained;
@@ -251,12 +259,16 @@ export class LogStreams {
     async function* chunks(): AsyncGenerator<Buffer> {
       const follower = new LogFollower(store, id, stream, start);
       const prefixer = new LinePrefixer(store, id, stream, start);
-      while (follower.offset < end) {
-        const read = await follower.read(Math.min(64 * 1024, end - follower.offset));
-        // Cut by the cap while it was read: an aborted response, never a clean short one.
-        if (read.kind === 'dropped') throw new Error(`bytes from ${follower.offset} of the ${stream} log were dropped by the cap while they were read`);
-        if (read.kind !== 'data') return;
-        yield await prefixer.push(read.chunk);
+      try {
+        while (follower.offset < end) {
+          const read = await follower.read(Math.min(64 * 1024, end - follower.offset));
+          // Cut by the cap while it was read: an aborted response, never a clean short one.
+          if (read.kind === 'dropped') throw new Error(`bytes from ${follower.offset} of the ${stream} log were dropped by the cap while they were read`);
+          if (read.kind !== 'data') return;
+          yield await prefixer.push(read.chunk);
+        }
+      } finally {
+        follower.close();
       }
     }
     return Readable.from(chunks(), { objectMode: false });

@@ -12,8 +12,10 @@ import { errnoCode, fsyncDir, writeFileAtomic } from './atomic-write.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { deepFreeze, frozenCopy } from './frozen.js';
 import { SessionListIndex, type ListKey, type ListPosition } from './list-index.js';
-import { StoreError } from './errors.js';
-import type { LogLocation, LogStat, LogStreamName, SessionStore } from './store.js';
+import { ioError, isMissing, StoreError } from './errors.js';
+import { checkLogFile, LOG_READ_FLAGS, SharedLogReaders, unsafeLog } from './log-files.js';
+import { logReaderOf } from './log-reader.js';
+import type { LogLocation, LogReader, LogStat, LogStreamName, SessionStore } from './store.js';
 
 /** The part of a pino logger the store uses. */
 export interface StoreLogger {
@@ -46,11 +48,6 @@ const RECORD_TMP = /^\.session\.json\.\d+\.[0-9a-f]+\.tmp$/;
 const LOG_INDEX_FILE = 'logs.idx';
 const LOG_INDEX_APPEND_FLAGS = fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW;
 const LOG_FILES: Readonly<Record<LogStreamName, string>> = { stdout: 'stdout.log', stderr: 'stderr.log' };
-/**
- * Logs are read without following a link (the session runs as our user and could replace its log
- * by a link to any file we can read) and without blocking on a FIFO put in a log's place.
- */
-const LOG_READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
 
 
 export class FsStore implements SessionStore {
@@ -65,6 +62,8 @@ export class FsStore implements SessionStore {
   /** The removal of unfinished record writes that follows init. */
   private sweeping: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Open descriptors of followed logs, shared by their readers. */
+  private readonly readers = new SharedLogReaders();
 
   constructor(
     private readonly dataDir: string,
@@ -308,6 +307,13 @@ export class FsStore implements SessionStore {
     return opened.fh.createReadStream({ start: from, end: end - 1 });
   }
 
+  openLogReader(id: string, stream: LogStreamName): LogReader {
+    const file = this.logFile(id, stream);
+    // An id that can name no session reads as an empty log, like the one-off reads.
+    if (file === undefined) return logReaderOf(this, id, stream);
+    return this.readers.open(file, id, stream);
+  }
+
   watchLog(id: string, stream: LogStreamName, onChange: () => void): () => void {
     const file = this.logFile(id, stream);
     if (file === undefined) return () => undefined;
@@ -441,6 +447,7 @@ export class FsStore implements SessionStore {
     if (record) this.order.delete(record);
     this.index.delete(id);
     this.damaged.delete(id);
+    this.readers.forget(id);
   }
 
   /** Reads one session.json into the index; anything wrong with it marks the session damaged. */
@@ -535,11 +542,6 @@ function emptyStream(): Readable {
   return Readable.from([], { objectMode: false });
 }
 
-function isMissing(err: unknown): boolean {
-  const code = errnoCode(err);
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
 function schemaError(schema: typeof SessionRecordSchema | typeof MetadataSchema, value: unknown, file: string): StoreError {
   const first = Value.Errors(schema, value).First();
   const where = first === undefined ? '' : `: ${first.path || '/'} ${first.message}`;
@@ -552,28 +554,4 @@ function exists(id: string, cause?: unknown): StoreError {
 
 function notFound(id: string, cause?: unknown): StoreError {
   return new StoreError('not_found', `no session with id ${JSON.stringify(id)}`, cause === undefined ? undefined : { cause });
-}
-
-/** Wraps an fs fault (ENOSPC, EIO, EACCES, ...) as StoreError `io`, keeping the original as cause. */
-function ioError(err: unknown, message: string): StoreError {
-  if (err instanceof StoreError) return err;
-  const code = errnoCode(err);
-  return new StoreError('io', code === undefined ? message : `${message} (${code})`, { cause: err });
-}
-
-/**
- * A log must be what `create` made: a regular file with one link (a hard link would be some other
- * file of ours), owned by the service's user. Anything else was put there by someone else.
- */
-function checkLogFile(s: Stats, id: string, stream: LogStreamName): void {
-  if (s.isSymbolicLink()) throw unsafeLog(id, stream, 'a symbolic link');
-  if (!s.isFile()) throw unsafeLog(id, stream, 'not a regular file');
-  if (s.nlink !== 1) throw unsafeLog(id, stream, `a file with ${s.nlink} links`);
-  const uid = process.geteuid?.();
-  if (uid !== undefined && s.uid !== uid) throw unsafeLog(id, stream, `owned by uid ${s.uid}`);
-}
-
-/** StoreError `corrupt`: the log's path no longer names the file the store created; it is not read. */
-function unsafeLog(id: string, stream: LogStreamName, what: string): StoreError {
-  return new StoreError('corrupt', `the ${stream} log of session ${id} is ${what}, not the file the service created; it is not read`);
 }

@@ -6,6 +6,20 @@ import type { ListKey, ListPosition } from './list-index.js';
 
 export type { LogStreamName };
 
+/**
+ * One reader's handle on one log (SessionStore.openLogReader). The same guarantees as the store's
+ * one-off reads: `size` checks that the log's path still names the file the store made (StoreError
+ * `corrupt` otherwise) and is 0 for a missing log; `read` never reaches another file.
+ */
+export interface LogReader {
+  /** Bytes in the log now. */
+  size(): Promise<number>;
+  /** Bytes [start, end) of the log, as far as it goes; a view of `into` when it is large enough. */
+  read(start: number, end: number, into?: Buffer): Promise<Buffer>;
+  /** Done reading (idempotent); reads after it fail. */
+  close(): void;
+}
+
 export interface LogStat {
   /** Bytes in the log now. */
   size: number;
@@ -74,6 +88,11 @@ export interface SessionStore {
   readLog(id: string, stream: LogStreamName, start: number, end: number, into?: Buffer): Promise<Buffer>;
   /** A byte stream of [start, end) of a log (end exclusive), for large reads; the log is opened and checked before it resolves. */
   openLogStream(id: string, stream: LogStreamName, start: number, end: number): Promise<Readable>;
+  /**
+   * A reader that keeps its log open across reads, for a follower that reads it again and again
+   * (one read per wake-up, not an open and a check each time). Opened lazily; close it when done.
+   */
+  openLogReader(id: string, stream: LogStreamName): LogReader;
 
   /**
    * Calls `onChange` (soon, possibly more than once, possibly spuriously) when a log may have

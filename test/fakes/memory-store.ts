@@ -5,7 +5,8 @@ import { StoreError } from '../../src/store/errors.js';
 import { frozenCopy } from '../../src/store/frozen.js';
 import { SessionListIndex, type ListKey, type ListPosition } from '../../src/store/list-index.js';
 import { isSessionId as isValidSessionId } from '../../schemas/common.js';
-import type { LogLocation, LogStat, LogStreamName, SessionStore } from '../../src/store/store.js';
+import { logReaderOf } from '../../src/store/log-reader.js';
+import type { LogLocation, LogReader, LogStat, LogStreamName, SessionStore } from '../../src/store/store.js';
 
 interface MemoryLog {
   data: Buffer;
@@ -122,6 +123,10 @@ export class MemoryStore implements SessionStore {
   async openLogStream(id: string, stream: LogStreamName, start: number, end: number): Promise<Readable> {
     const bytes = this.slice(id, stream, start, end);
     return Readable.from(bytes.length === 0 ? [] : [bytes], { objectMode: false });
+  }
+
+  openLogReader(id: string, stream: LogStreamName): LogReader {
+    return logReaderOf(this, id, stream);
   }
 
   watchLog(id: string, stream: LogStreamName, onChange: () => void): () => void {

@@ -10,6 +10,7 @@ import { LogCap, PunchUnsupported, cutPoint, cutTarget, fallocatePunch } from '.
 import { LogFollower } from '../../src/logs/follower.js';
 import { RETAINED_FILE, parseRetained, retainedWindows } from '../../src/logs/retained.js';
 import type { LogStreamName, SessionStore } from '../../src/store/store.js';
+import { logReaderOf } from '../../src/store/log-reader.js';
 
 t.test('cutTarget: only past twice the cap, down to the cap', async (t) => {
   t.equal(cutTarget(200, 0, 100), null, 'exactly twice: kept');
@@ -54,6 +55,7 @@ async function fileStore(t: Test, onRead?: () => Promise<void>) {
       return data.subarray(start, end);
     },
   } as unknown as SessionStore;
+  store.openLogReader = (id, stream) => logReaderOf(store, id, stream);
   return { dir, store, file };
 }
 

@@ -1,5 +1,5 @@
 // What only the file store promises: its layout on disk, crash debris, damaged records, atomic writes.
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../../src/store/atomic-write.js';
 import { StoreError } from '../../src/store/errors.js';
 import { createFsStore, type FsStore, type StoreLogger } from '../../src/store/fs-store.js';
 import { DEMO_ID, makeMetadata, makeRecord } from '../fakes/records.js';
+import { eventually } from '../helper.js';
 
 const SESSION_FILES = ['metadata.json', 'session.json', 'stderr.log', 'stdout.log'];
 
@@ -220,4 +221,41 @@ t.test('writeFileAtomic', async (t) => {
     t.same(await readdir(root), ['target'], 'no temporary file beside the target');
     t.same(await readdir(target), ['child'], 'the target is untouched');
   });
+});
+
+t.test('log readers share one descriptor per log, and check its path on every size()', async (t) => {
+  const store = await openStore(await tempRoot(t));
+  await store.create(makeRecord(), makeMetadata());
+  const log = store.logLocation(DEMO_ID).stdout;
+  await writeFile(log, 'first\n');
+  const fds = async () => (await readdir('/proc/self/fd')).length;
+  const before = await fds();
+  const readers = Array.from({ length: 50 }, () => store.openLogReader(DEMO_ID, 'stdout'));
+  for (const reader of readers) t.equal((await reader.read(0, 100)).toString(), 'first\n');
+  t.ok((await fds()) - before <= 1, `50 readers of one log hold one descriptor (${(await fds()) - before} more)`);
+  for (const reader of readers.slice(1)) reader.close();
+  const [reader] = readers as [ReturnType<typeof store.openLogReader>];
+
+  // Replaced by another regular file (rm and write): the reader goes on with the new file.
+  await rm(log);
+  await writeFile(log, 'second file\n');
+  t.equal(await reader.size(), 12, 'the new file is measured');
+  t.equal((await reader.read(0, 100)).toString(), 'second file\n', 'and read, not the deleted one');
+
+  // Replaced by a link: size() refuses it, and the held descriptor is never the link's target.
+  const outside = join(await tempRoot(t), 'secret');
+  await writeFile(outside, 'outside secret\n');
+  await rm(log);
+  await symlink(outside, log);
+  try {
+    await reader.size();
+    t.fail('a log replaced by a link is measured');
+  } catch (err) {
+    t.ok(err instanceof StoreError && err.code === 'corrupt', 'size() throws StoreError corrupt');
+  }
+  const after = await reader.read(0, 100);
+  t.notOk(after.toString().includes('outside'), 'a read never returns the link target');
+  reader.close();
+  // Closing is asynchronous (a read under way finishes first).
+  t.ok(await eventually(async () => ((await fds()) === before ? true : undefined), 5000), 'every descriptor is let go once the readers are closed');
 });

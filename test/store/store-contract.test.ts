@@ -265,6 +265,38 @@ export function runStoreContract(t: Test, name: string, makeStore: (t: Test) => 
       t.equal((await readAll(await store.openLogStream(DEMO_ID, 'stdout', 0, 12))).length, 0, 'a deleted log streams empty');
     });
 
+    t.test('a log reader reads what readLog reads, follows growth, and sees a deleted log as empty', async (t) => {
+      const { store } = await makeStore(t);
+      await store.create(makeRecord(), makeMetadata());
+      const reader = store.openLogReader(DEMO_ID, 'stdout');
+      const other = store.openLogReader(DEMO_ID, 'stdout');
+      t.equal(await reader.size(), 0, 'a new log is empty');
+      await append(store, DEMO_ID, 'stdout', 'hello ');
+      t.equal((await reader.read(0, 100)).toString(), 'hello ', 'what is there, not 100 bytes');
+      await append(store, DEMO_ID, 'stdout', 'world\n');
+      t.equal(await reader.size(), 12, 'the size follows appends');
+      t.equal((await reader.read(6, 11)).toString(), 'world', 'a range');
+      t.equal((await reader.read(12, 20)).length, 0, 'nothing past the end');
+      t.equal((await reader.read(7, 3)).length, 0, 'an empty range');
+      const into = Buffer.alloc(64, 0x2a);
+      const viewed = await reader.read(0, 5, into);
+      t.equal(viewed.toString(), 'hello', 'into a buffer');
+      t.equal(viewed.buffer, into.buffer, 'as a view of it');
+      t.equal((await other.read(0, 12)).toString(), 'hello world\n', 'two readers of one log each read it whole');
+      other.close();
+      t.equal((await reader.read(0, 5)).toString(), 'hello', 'closing one reader leaves the other reading');
+      t.equal((await store.openLogReader(DEMO_ID, 'stderr').read(0, 10)).length, 0, 'the other stream is its own log');
+      await store.delete(DEMO_ID);
+      t.equal(await reader.size(), 0, 'a deleted log has size 0');
+      t.equal((await reader.read(0, 12)).length, 0, 'and reads empty');
+      reader.close();
+      reader.close();
+      await rejectsWith(t, reader.read(0, 1), 'io', 'a read after close');
+      const invalid = store.openLogReader('../x', 'stdout');
+      t.equal(await invalid.size(), 0, 'an invalid id reads as an empty log');
+      t.equal((await invalid.read(0, 10)).length, 0, 'with nothing in it');
+    });
+
     t.test('logLocation names two distinct logs and a state folder per session', async (t) => {
       const { store } = await makeStore(t);
       await store.create(makeRecord(), makeMetadata());
