@@ -58,6 +58,8 @@ export class LogFollower {
   private lent: Buffer | null = null;
   /** The log's size when last measured (-1: not yet). */
   lastSize = -1;
+  /** A read found nothing new since: what comes next was written just now (a fresh read). */
+  private caughtUp = false;
 
   constructor(
     private readonly store: SessionStore,
@@ -124,7 +126,7 @@ export class LogFollower {
     // At or near the end (following live): the fresh bytes are read first, one read away from the
     // wake-up that announced them; the log is measured only when nothing came (truncated? idle?).
     if (this.lastSize >= 0) {
-      const chunk = await this.readLog(offset, offset + maxBytes, into);
+      const chunk = await this.readLog(offset, offset + maxBytes, into, this.caughtUp);
       if (chunk.length > 0) {
         // Checked after the read, as below: bytes punched meanwhile read as zeros, never as data.
         const after = await this.retainedFrom();
@@ -137,6 +139,7 @@ export class LogFollower {
       }
     }
     const size = await this.size();
+    this.caughtUp = size <= offset;
     if (size < offset) return { read: { kind: 'truncated', size }, offset: size, size };
     if (size === offset) return { read: { kind: 'idle' }, offset, size };
     const before = await this.retainedFrom();
@@ -186,7 +189,7 @@ export class LogFollower {
     }
   }
 
-  private readLog(start: number, end: number, into?: Buffer): Promise<Buffer> {
-    return guardLogRead(() => this.reader.read(start, end, into));
+  private readLog(start: number, end: number, into?: Buffer, fresh = false): Promise<Buffer> {
+    return guardLogRead(() => this.reader.read(start, end, into, fresh));
   }
 }

@@ -2,7 +2,7 @@
 // and shared read handles, one open descriptor per log however many readers follow it. A live
 // read is then one pread of the fresh bytes, not open + stat + read + close each time (what the
 // latency of a followed log is made of), and 300 followers of one log hold one descriptor.
-import { constants as fsConstants, type Stats } from 'node:fs';
+import { constants as fsConstants, readSync, type Stats } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { errnoCode } from './atomic-write.js';
 import { ioError, isMissing, StoreError } from './errors.js';
@@ -30,6 +30,9 @@ export function checkLogFile(s: Stats, id: string, stream: LogStreamName): void 
 export function unsafeLog(id: string, stream: LogStreamName, what: string): StoreError {
   return new StoreError('corrupt', `the ${stream} log of session ${id} is ${what}, not the file the service created; it is not read`);
 }
+
+/** The largest read of fresh bytes done on the spot rather than in the thread pool. */
+const MAX_FRESH_READ = 256 * 1024;
 
 /** A checked descriptor of a log, and which file it is. */
 interface Held {
@@ -94,7 +97,7 @@ class SharedLog {
     return s.size;
   }
 
-  async read(start: number, end: number, into?: Buffer): Promise<Buffer> {
+  async read(start: number, end: number, into?: Buffer, fresh = false): Promise<Buffer> {
     const from = Math.max(0, start);
     if (!(end > from)) return Buffer.alloc(0);
     for (let attempt = 0; ; attempt++) {
@@ -102,6 +105,7 @@ class SharedLog {
       const held = await handle;
       if (!held) return Buffer.alloc(0);
       try {
+        if (fresh && end - from <= MAX_FRESH_READ) return readFreshRange(held.fh, from, end, into);
         return await readRange(held.fh, from, end, into);
       } catch (err) {
         // Retired by another reader between our handle() and our read: once more, with the new one.
@@ -130,6 +134,19 @@ class SharedLog {
     }
   }
 }
+
+/**
+ * Bytes just written, read on the spot (one pread from the page cache, a few microseconds):
+ * bounded, so even a cold page costs the event loop one short disk read.
+ */
+function readFreshRange(fh: FileHandle, from: number, end: number, into: Buffer | undefined): Buffer {
+  if (into && into.length >= end - from) return into.subarray(0, readSync(fh.fd, into, 0, end - from, from));
+  // No buffer given: read into the scratch one (nothing else runs meanwhile) and copy out only
+  // what came, rather than allocate for the most that could have.
+  const bytesRead = readSync(fh.fd, scratch, 0, end - from, from);
+  return Buffer.from(scratch.subarray(0, bytesRead));
+}
+const scratch = Buffer.allocUnsafe(MAX_FRESH_READ);
 
 /**
  * Bytes [from, end) as far as the file goes. Into `into` when it is large enough (the answer is a
@@ -175,7 +192,7 @@ export class SharedLogReaders {
     };
     return {
       size: async () => live().size(),
-      read: async (start, end, into) => live().read(start, end, into),
+      read: async (start, end, into, fresh) => live().read(start, end, into, fresh),
       close: () => {
         if (closed) return;
         closed = true;

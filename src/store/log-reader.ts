@@ -10,6 +10,7 @@ export function logReaderOf(store: Pick<SessionStore, 'logStat' | 'readLog'>, id
   };
   return {
     size: async () => (open(), (await store.logStat(id, stream)).size),
+    // `fresh` is only a hint: the one-off reads have no faster way.
     read: async (start, end, into) => (open(), store.readLog(id, stream, start, end, into)),
     close: () => {
       closed = true;

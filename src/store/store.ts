@@ -14,8 +14,14 @@ export type { LogStreamName };
 export interface LogReader {
   /** Bytes in the log now. */
   size(): Promise<number>;
-  /** Bytes [start, end) of the log, as far as it goes; a view of `into` when it is large enough. */
-  read(start: number, end: number, into?: Buffer): Promise<Buffer>;
+  /**
+   * Bytes [start, end) of the log, as far as it goes; a view of `into` when it is large enough.
+   * `fresh`: the bytes were written just now (the caller had caught up with the log and was woken
+   * by its change), so they are in the page cache: a store may read them at once rather than
+   * through the thread pool, whose round trip costs more than such a read (it is most of a live
+   * follower's latency).
+   */
+  read(start: number, end: number, into?: Buffer, fresh?: boolean): Promise<Buffer>;
   /** Done reading (idempotent); reads after it fail. */
   close(): void;
 }

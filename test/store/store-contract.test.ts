@@ -283,6 +283,15 @@ export function runStoreContract(t: Test, name: string, makeStore: (t: Test) => 
       t.equal(viewed.toString(), 'hello', 'into a buffer');
       t.equal(viewed.buffer, into.buffer, 'as a view of it');
       t.equal((await other.read(0, 12)).toString(), 'hello world\n', 'two readers of one log each read it whole');
+      // A fresh read (a follower woken by new bytes) answers exactly what a plain one does.
+      t.equal((await reader.read(6, 100, undefined, true)).toString(), 'world\n', 'fresh: what is there');
+      t.equal((await reader.read(12, 100, undefined, true)).length, 0, 'fresh: nothing past the end');
+      const freshInto = await reader.read(0, 5, into, true);
+      t.equal(freshInto.toString(), 'hello', 'fresh: into a buffer');
+      t.equal(freshInto.buffer, into.buffer, 'fresh: as a view of it');
+      const first = await reader.read(0, 6, undefined, true);
+      await reader.read(6, 12, undefined, true);
+      t.equal(first.toString(), 'hello ', 'fresh: an answer is not overwritten by the next read');
       other.close();
       t.equal((await reader.read(0, 5)).toString(), 'hello', 'closing one reader leaves the other reading');
       t.equal((await store.openLogReader(DEMO_ID, 'stderr').read(0, 10)).length, 0, 'the other stream is its own log');
