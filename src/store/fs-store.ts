@@ -1,6 +1,6 @@
 // The file store: one folder per session under <dataDir>/sessions, atomic writes, an in-memory index.
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, readFileSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { closeSync, constants as fsConstants, mkdirSync, openSync, readFileSync, renameSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readFile, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,7 +8,7 @@ import { Value } from '@sinclair/typebox/value';
 import { isSessionId as isValidSessionId } from '../../schemas/common.js';
 import { upgradeRecord } from '../../schemas/record-upgrade.js';
 import { MetadataSchema, SessionRecordSchema, type Metadata, type SessionRecord } from '../../schemas/session.js';
-import { errnoCode, fsyncDir, writeFileAtomic } from './atomic-write.js';
+import { errnoCode, fsyncDir, writeDurableFile, writeFileAtomic } from './atomic-write.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { deepFreeze, frozenCopy } from './frozen.js';
 import { SessionListIndex, type ListKey, type ListPosition } from './list-index.js';
@@ -127,24 +127,25 @@ export class FsStore implements SessionStore {
       if (this.index.has(id) || this.damaged.has(id)) throw exists(id);
       const tmp = join(this.sessionsDir, `${TMP_PREFIX}${id}-${randomPart()}`);
       try {
-        await mkdir(tmp, { mode: DIR_MODE });
-        // The four files at once: a start waits for one round of writes and fsyncs, not four.
-        // Nobody sees the folder before the rename, so their order does not matter.
-        // All settle before a failure is thrown, so the clean-up below races no write.
+        // Created and written on the spot; only the fsyncs wait in the thread pool, all at once
+        // (see atomic-write.ts): a start waits for one round of fsyncs, then the folder's.
+        mkdirSync(tmp, { mode: DIR_MODE });
+        // Empty: nothing of theirs to sync but their names, which the folder's fsync below makes
+        // durable (and a log lost to a crash anyway reads as empty). Two fsyncs less per start.
+        createEmptyFile(join(tmp, LOG_FILES.stdout));
+        createEmptyFile(join(tmp, LOG_FILES.stderr));
+        // Nobody sees the folder before the rename, so the order of these does not matter. All
+        // settle before a failure is thrown, so the clean-up below races no write.
         const written = await Promise.allSettled([
-          writeNewFile(join(tmp, METADATA_FILE), metadataJson),
-          writeNewFile(join(tmp, RECORD_FILE), recordJson),
-          // Empty: nothing of theirs to sync but their names, which the folder's fsync below makes
-          // durable (and a log lost to a crash anyway reads as empty). Two fsyncs less per start.
-          createEmptyFile(join(tmp, LOG_FILES.stdout)),
-          createEmptyFile(join(tmp, LOG_FILES.stderr)),
+          writeDurableFile(join(tmp, METADATA_FILE), metadataJson, FILE_MODE),
+          writeDurableFile(join(tmp, RECORD_FILE), recordJson, FILE_MODE),
+          fsyncDir(tmp),
         ]);
         const failed = written.find((outcome) => outcome.status === 'rejected');
         if (failed) throw failed.reason;
-        await fsyncDir(tmp);
         // The whole folder appears under its real id at once, or not at all. A non-empty target
         // makes rename fail, which is how a taken id is detected even if the index missed it.
-        await rename(tmp, this.sessionDir(id));
+        renameSync(tmp, this.sessionDir(id));
       } catch (err) {
         // The temporary folder is ours alone; if removing it fails too, init removes it later.
         await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
@@ -515,19 +516,8 @@ export function createFsStore(options: FsStoreOptions): FsStore {
 }
 
 /** Creates an empty file that must not exist yet. */
-async function createEmptyFile(path: string): Promise<void> {
-  await (await open(path, 'wx', FILE_MODE)).close();
-}
-
-/** Creates a file that must not exist yet and makes its content durable. */
-async function writeNewFile(path: string, data: string): Promise<void> {
-  const fh = await open(path, 'wx', FILE_MODE);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+function createEmptyFile(path: string): void {
+  closeSync(openSync(path, 'wx', FILE_MODE));
 }
 
 function toJson(value: unknown): string {
