@@ -161,7 +161,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const store = options.store ?? createFsStore({ dataDir: config.dataDir, log: app.log });
-  const processes = options.processes ?? createRuntimes(config, app.log);
+  const processes = options.processes ?? (await createRuntimes(config, app.log, (id) => store.logLocation(id)));
   const journal = options.journal ?? createFileJournal({ dataDir: config.dataDir, log: app.log, clock: options.clock });
   const clock = options.clock ?? (() => new Date());
   await store.init();

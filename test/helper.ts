@@ -63,7 +63,10 @@ export async function buildFakeApp(
 ): Promise<FakeApp> {
   const config = await testConfig(t, options.env);
   const store = createMemoryStore();
-  const processes = createFakeProcessAdapter({ onOutput: (id, stream, data) => store.appendLog(id, stream, data) });
+  const processes = createFakeProcessAdapter({
+    onOutput: (id, stream, data) => store.appendLog(id, stream, data),
+    checks: { allowedCommands: config.allowedCommands, path: config.childEnv.PATH, workspaceRoots: config.workspaceRoots },
+  });
   const journal = new MemoryJournal();
   const app = await buildApp({
     config,

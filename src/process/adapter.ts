@@ -15,10 +15,6 @@ export interface LaunchSpec {
   cwd: string;
   /** The whole environment of the process (already filtered by the caller). */
   env: Record<string, string>;
-  /** Log files to append stdout and stderr to, and a folder for the adapter's own state. */
-  stdoutPath: string;
-  stderrPath: string;
-  stateDir: string;
   /** Give the session a stdin pipe that `writeInput` feeds and that stays open across restarts of the service. Default: stdin is empty. */
   input?: boolean;
   /** With `input`: the first bytes of stdin, in the pipe before the process starts (an agent's first message; at most 256 KiB). */
@@ -27,6 +23,37 @@ export interface LaunchSpec {
   runtime?: RuntimeName;
   /** A container session's image, limits and mounts; unset fields take the runtime's defaults. */
   container?: ContainerOptions;
+}
+
+/**
+ * Where the store keeps one session's output and the runtime's own state for it: the two logs a
+ * runtime appends to (byte-exact, so offsets, times and resume work the same for every runtime)
+ * and a folder of its own. A runtime is given the way to find them when it is made
+ * (`SessionFilesOf`), so neither a launch nor an adoption hands it a host path: the service never
+ * needs one.
+ */
+export interface SessionFiles {
+  stdout: string;
+  stderr: string;
+  stateDir: string;
+}
+export type SessionFilesOf = (sessionId: string) => SessionFiles;
+
+/** What a start asks to run, before any record is written: `prepare` checks it where it will run. */
+export interface PrepareRequest {
+  /** As asked: a bare program name or an absolute path. */
+  command: string;
+  workingDirectory: string;
+  runtimeWriteRoot: string | null;
+  runtime?: RuntimeName;
+}
+
+/** A request checked by its runtime: what to run, and the directories as it resolved them. */
+export interface Prepared {
+  /** The program to run: resolved on the sessions' PATH for a local session, as asked in a container. */
+  executable: string;
+  workingDirectory: string;
+  runtimeWriteRoot: string | null;
 }
 
 export interface ContainerLimits {
@@ -72,6 +99,15 @@ export class LaunchError extends Error {
 
 export interface ProcessAdapter {
   /**
+   * Called before a start writes its record (and again when a queued session's turn comes): the
+   * command and directory checks, in the runtime's own world (the sessions' PATH and the
+   * workspace roots on this host; a container finds its command on its image's PATH). Throws the
+   * API's own errors (SessionError command_not_allowed, working_directory_invalid, ...), which
+   * the start answers as they are.
+   */
+  prepare(request: PrepareRequest): Promise<Prepared>;
+
+  /**
    * Called by the manager once per session, after its record is written. Resolves when the
    * process is confirmed running (its handle is then stored), rejects with LaunchError when it
    * could not be started (the session then becomes `failed` with the message as reason).
@@ -109,9 +145,10 @@ export interface ProcessAdapter {
   /**
    * Called once at start-up for each session left in `starting` without a handle (the service
    * died between launching and recording the launch): the handle when the process was in fact
-   * started (from what the adapter keeps in `stateDir`), so it is adopted, not orphaned; else null.
+   * started (the runtime looks for it by the session's id: in its state folder, by a label), so
+   * it is adopted, not orphaned; else null.
    */
-  recover(stateDir: string): Promise<ProcessHandle | null>;
+  find(sessionId: string): Promise<ProcessHandle | null>;
 
   /**
    * How a session is held together, so that a stop ends all of it: `cgroup-v2` / `cgroup-v1`

@@ -202,7 +202,7 @@ function isMember(pid: number, version: CgroupVersion, controller: string, name:
  * (the kernel kills all, forks included); otherwise each listed pid, checked to be a member
  * just before. Returns how many processes were listed.
  */
-export function signalCgroupSync(dir: string, version: CgroupVersion, controller: string, signal: NodeJS.Signals): number {
+export function signalCgroupSync(dir: string, version: CgroupVersion, controller: string, signal: NodeJS.Signals, skip?: (pid: number) => boolean): number {
   const pids = cgroupPidsSync(dir);
   if (pids.length === 0) return 0;
   if (version === 2 && signal === 'SIGKILL') {
@@ -215,7 +215,7 @@ export function signalCgroupSync(dir: string, version: CgroupVersion, controller
   }
   const name = basename(dir);
   for (const pid of pids) {
-    if (!isMember(pid, version, controller, name)) continue;
+    if (!isMember(pid, version, controller, name) || skip?.(pid)) continue;
     try {
       process.kill(pid, signal);
     } catch {

@@ -5,7 +5,7 @@
 // bind-mounted at the same path, read-only unless the session may write; limits, no network by
 // default, the service's uid:gid, no capabilities. The container carries the label
 // `sessiond.session=<id>`, so the adapter finds it again after a restart, and the session's state
-// folder holds container.json for recover(). Output goes into the session's own log files
+// folder holds container.json for find(). Output goes into the session's own log files
 // (docker-logs.ts says how, and what that costs); ends come from the Engine's event stream, with a
 // slow safety poll; exit code, signal and an out-of-memory kill come from the Engine's state.
 import { existsSync } from 'node:fs';
@@ -19,11 +19,15 @@ import {
   type ContainerNetwork,
   type ContainerOptions,
   type LaunchSpec,
+  type PrepareRequest,
+  type Prepared,
   type ProcessAdapter,
   type ProcessHandle,
   type ProcessState,
+  type SessionFilesOf,
   type WriteOutcome,
 } from './adapter.js';
+import { OPEN_CHECKS, prepareOnHost, type HostChecks } from './host-prepare.js';
 import { createSleeps } from './sleeps.js';
 import type { Containment } from './cgroup.js';
 import { findCommandIn } from './docker-command.js';
@@ -67,12 +71,15 @@ export interface DockerProcessAdapterOptions {
   /** The safety poll of tracked sessions, besides the event stream. Default 5000 ms. */
   pollIntervalMs?: number;
   log?: AdapterLog;
+  /** Where each session's logs and state folder are (the store's). Required to launch or find. */
+  files?: SessionFilesOf;
+  /** What `prepare` checks a command (by name) and its directories against. Default: anything, anywhere. */
+  checks?: HostChecks;
 }
 
 export interface DockerProcessAdapter extends ProcessAdapter {
-  recover(stateDir: string): Promise<DockerProcessHandle | null>;
-  /** The handle of the container made for `sessionId` (by its label), or null: adoption without a state folder. */
-  find(sessionId: string, files: LogFiles & { stateDir: string }): Promise<DockerProcessHandle | null>;
+  /** The container made for `sessionId`: from its state folder's container.json, else by its label. */
+  find(sessionId: string): Promise<DockerProcessHandle | null>;
 }
 
 const CONTAINER_FILE = 'container.json';
@@ -119,6 +126,18 @@ function filesOf(h: DockerProcessHandle): LogFiles {
   return { stdoutPath: h.stdout_path, stderrPath: h.stderr_path };
 }
 
+/** What a state folder's container.json says, or null when there is none (or it cannot be read as one). */
+async function readContainerFile(stateDir: string): Promise<Partial<{ container_id: unknown; session_id: unknown }> | null> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(join(stateDir, CONTAINER_FILE), 'utf8'));
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Partial<{ container_id: unknown; session_id: unknown }>) : null;
+  } catch (err) {
+    // No container.json: no container was made, or the service died before writing it.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof SyntaxError) return null;
+    throw err;
+  }
+}
+
 async function writeAtomic(path: string, text: string): Promise<void> {
   const temporary = `${path}.tmp`;
   await writeFile(temporary, text);
@@ -143,6 +162,12 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
   const pollIntervalMs = options.pollIntervalMs ?? 5_000;
   const user = options.user ?? `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
   const log = options.log;
+  const filesOfSession: SessionFilesOf =
+    options.files ??
+    (() => {
+      throw new LaunchError('this adapter was made without a place for session files');
+    });
+  const checks = options.checks ?? OPEN_CHECKS;
   // The Engine puts each container in its own cgroup of the host's hierarchy; a stop ends all of it.
   const containment: Containment = existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'cgroup-v2' : 'cgroup-v1';
   let closed = false;
@@ -438,7 +463,12 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
   };
 
   return {
+    prepare(request: PrepareRequest): Promise<Prepared> {
+      return prepareOnHost(request, checks, 'container');
+    },
+
     async launch(spec: LaunchSpec): Promise<ProcessHandle> {
+      const where = filesOfSession(spec.sessionId);
       const wanted = spec.container ?? {};
       let cwdIsDir: boolean;
       try {
@@ -448,9 +478,9 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
       }
       if (!cwdIsDir) throw new LaunchError(`working directory is not a directory: ${spec.cwd}`);
       try {
-        await mkdir(spec.stateDir, { recursive: true });
+        await mkdir(where.stateDir, { recursive: true });
       } catch (err) {
-        throw new LaunchError(`cannot create state folder ${spec.stateDir}: ${(err as Error).message}`, { cause: err });
+        throw new LaunchError(`cannot create state folder ${where.stateDir}: ${(err as Error).message}`, { cause: err });
       }
       const image = wanted.image ?? options.defaultImage;
       const mounts: Docker.MountSettings[] = [
@@ -495,14 +525,14 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
         if (status === 409) throw new LaunchError(`a container for session ${spec.sessionId} exists already`, { cause: err });
         throw new LaunchError(`the docker engine did not create the container: ${message}`, { cause: err });
       }
-      const files = { stdoutPath: spec.stdoutPath, stderrPath: spec.stderrPath, stateDir: spec.stateDir };
+      const files = { stdoutPath: where.stdout, stderrPath: where.stderr, stateDir: where.stateDir };
       const discard = async (): Promise<void> => {
         pumps.get(spec.sessionId)?.stop();
         pumps.delete(spec.sessionId);
         await container.remove({ force: true }).catch(() => undefined);
       };
       try {
-        await writeAtomic(join(spec.stateDir, CONTAINER_FILE), JSON.stringify({ container_id: container.id, session_id: spec.sessionId, ...files }));
+        await writeAtomic(join(where.stateDir, CONTAINER_FILE), JSON.stringify({ container_id: container.id, session_id: spec.sessionId, ...files }));
         const found = await findCommandIn(container, spec.command, spec.cwd, spec.env.PATH);
         if (!found.ok && found.problem === 'not_found') throw new LaunchError(`command not found: ${spec.command} (${found.detail})`);
         if (!found.ok) throw new LaunchError(`command not executable: ${spec.command} (${found.detail})`);
@@ -597,20 +627,12 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
       untrackOne(sessionId);
     },
 
-    async recover(stateDir: string): Promise<DockerProcessHandle | null> {
-      let record: Partial<{ container_id: string; session_id: string; stdoutPath: string; stderrPath: string }>;
-      try {
-        record = JSON.parse(await readFile(join(stateDir, CONTAINER_FILE), 'utf8')) as typeof record;
-      } catch (err) {
-        // No container.json: no container was made (or the service died before writing it; find() looks by label).
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof SyntaxError) return null;
-        throw err;
-      }
-      if (typeof record.container_id !== 'string' || typeof record.session_id !== 'string' || typeof record.stdoutPath !== 'string' || typeof record.stderrPath !== 'string') return null;
-      return adopt(record.container_id, record.session_id, { stdoutPath: record.stdoutPath, stderrPath: record.stderrPath, stateDir });
-    },
-
-    async find(sessionId: string, files: LogFiles & { stateDir: string }): Promise<DockerProcessHandle | null> {
+    async find(sessionId: string): Promise<DockerProcessHandle | null> {
+      const where = filesOfSession(sessionId);
+      const files = { stdoutPath: where.stdout, stderrPath: where.stderr, stateDir: where.stateDir };
+      const noted = await readContainerFile(where.stateDir);
+      if (noted?.session_id === sessionId && typeof noted.container_id === 'string') return adopt(noted.container_id, sessionId, files);
+      // Made but not noted: the container's label names the session.
       const found = await engine.listContainers({ all: true, filters: { label: [`${SESSION_LABEL}=${sessionId}`] } });
       const first = found[0];
       return first ? adopt(first.Id, sessionId, files) : null;

@@ -13,7 +13,8 @@ import { open, readFile, readdir, rmdir, stat, type FileHandle } from 'node:fs/p
 import { basename, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState, type WriteOutcome } from './adapter.js';
+import { LaunchError, type LaunchSpec, type PrepareRequest, type Prepared, type ProcessAdapter, type ProcessHandle, type ProcessState, type SessionFilesOf, type WriteOutcome } from './adapter.js';
+import { OPEN_CHECKS, prepareOnHost, type HostChecks } from './host-prepare.js';
 import { createSleeps } from './sleeps.js';
 import {
   cgroupPidsSync,
@@ -38,7 +39,7 @@ import {
   type KeeperReport,
   type KeeperSpec,
 } from './keeper-protocol.js';
-import { readCmdline, readProcStat, readStartTicks } from './proc-stat.js';
+import { readCmdline, readProcStat, readProcStatSync, readStartTicks } from './proc-stat.js';
 import { runAsRefusal, type RunAs } from './run-as.js';
 
 /** What the local adapter stores in a session's handle. */
@@ -81,9 +82,13 @@ export interface LocalProcessAdapterOptions {
   containment?: 'auto' | Containment;
   /** Where the choice of containment is logged, once. */
   log?: AdapterLog;
+  /** Where each session's logs and state folder are (the store's). Required to launch or find. */
+  files?: SessionFilesOf;
+  /** What `prepare` checks a command and its directories against. Default: anything, anywhere. */
+  checks?: HostChecks;
 }
 
-/** How long recover() waits for a keeper that is alive but has not written keeper.json yet. */
+/** How long find() waits for a keeper that is alive but has not written keeper.json yet. */
 const RECOVER_WAIT_MS = 3_000;
 /** A keeper that has not reported by then is stuck; launch fails rather than hang the request. */
 const LAUNCH_TIMEOUT_MS = 10_000;
@@ -259,6 +264,12 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
   const keeperPath = options.keeperPath ?? fileURLToPath(new URL(`./${KEEPER_PROGRAM}`, import.meta.url));
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const roots = options.workspaceRoots ?? [];
+  const filesOf: SessionFilesOf =
+    options.files ??
+    (() => {
+      throw new LaunchError('this adapter was made without a place for session files');
+    });
+  const checks = options.checks ?? OPEN_CHECKS;
   const runAs = options.runAs ?? null;
   const refusal = runAsRefusal(runAs);
   if (refusal !== null) throw new Error(refusal);
@@ -360,17 +371,21 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
   };
 
   /** Signals every process in the session's cgroup (it holds only this session's). How many there were. */
-  const signalCgroup = (h: LocalProcessHandle, signal: NodeJS.Signals): number => {
+  const signalCgroup = (h: LocalProcessHandle, signal: NodeJS.Signals, skip?: (pid: number) => boolean): number => {
     if (h.cgroup === undefined) return 0;
     const hierarchy = hierarchyOf(h.cgroup, hierarchies);
     if (!hierarchy) return 0;
-    return signalCgroupSync(h.cgroup, hierarchy.version, hierarchy.controller, signal);
+    return signalCgroupSync(h.cgroup, hierarchy.version, hierarchy.controller, signal, skip);
   };
 
-  /** Signals all of the session: its group, and its cgroup (where setsid() and setpgid() cannot take a process out). */
+  /**
+   * Signals all of the session: its group, and in its cgroup (where setsid() and setpgid() cannot
+   * take a process out) what left the group. Each process gets the signal once: a shell whose
+   * SIGTERM trap ran twice would clean up twice.
+   */
   const signalSession = async (h: LocalProcessHandle, signal: NodeJS.Signals): Promise<void> => {
-    await signalGroup(h, signal);
-    signalCgroup(h, signal);
+    const sentToGroup = await signalGroup(h, signal);
+    signalCgroup(h, signal, sentToGroup ? (pid) => readProcStatSync(pid)?.pgrp === h.pid : undefined);
   };
 
   /**
@@ -396,16 +411,21 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
   };
 
   return {
+    prepare(request: PrepareRequest): Promise<Prepared> {
+      return prepareOnHost(request, checks, 'host');
+    },
+
     async launch(spec: LaunchSpec): Promise<ProcessHandle> {
+      const files = filesOf(spec.sessionId);
       // The keeper makes the state folder and enters the working directory itself (a missing
       // one is its report's error): no file checks here, on the path of every start.
       const keeperSpec: KeeperSpec = {
         command: spec.command,
         args: spec.args,
         cwd: spec.cwd,
-        stdoutPath: spec.stdoutPath,
-        stderrPath: spec.stderrPath,
-        stateDir: spec.stateDir,
+        stdoutPath: files.stdout,
+        stderrPath: files.stderr,
+        stateDir: files.stateDir,
         roots,
         runAs,
         cgroup: place
@@ -426,7 +446,7 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       }
       // The argv names only the state folder: `ps` is readable by every local user, and the
       // spec (arguments, prompt, paths) goes through a pipe instead.
-      const keeper = spawn(keeperPath, [spec.stateDir], {
+      const keeper = spawn(keeperPath, [files.stateDir], {
         // Its own session, so that sessiond's terminal or group signals do not reach it.
         detached: true,
         stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
@@ -449,7 +469,7 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
           pid: report.pid,
           start_ticks: report.start_ticks,
           keeper_pid: report.keeper_pid,
-          state_dir: spec.stateDir,
+          state_dir: files.stateDir,
           ...(report.cgroup ? { cgroup: report.cgroup } : {}),
         };
         return handle;
@@ -535,7 +555,8 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       untrackOne(sessionId);
     },
 
-    async recover(stateDir: string): Promise<ProcessHandle | null> {
+    async find(sessionId: string): Promise<ProcessHandle | null> {
+      const { stateDir } = filesOf(sessionId);
       // A keeper may have been started just before the service died and not have written
       // keeper.json yet: while one is alive for this folder, give it a moment to do so.
       const deadline = performance.now() + RECOVER_WAIT_MS;

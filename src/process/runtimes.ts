@@ -3,7 +3,8 @@
 // goes to the runtime that made the handle (a handle says `runtime: "docker"`; anything else is
 // local, as every handle written before containers existed). The service sees one port.
 import type { RuntimeName } from '../../schemas/runtime.js';
-import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState, type WriteOutcome } from './adapter.js';
+import { SessionError } from '../sessions/errors.js';
+import { LaunchError, type LaunchSpec, type PrepareRequest, type ProcessAdapter, type ProcessHandle, type ProcessState, type WriteOutcome } from './adapter.js';
 import type { Containment } from './cgroup.js';
 
 export type RuntimeAdapters = { local: ProcessAdapter } & Partial<Record<Exclude<RuntimeName, 'local'>, ProcessAdapter>>;
@@ -20,6 +21,12 @@ export function createRuntimeRouter(adapters: RuntimeAdapters): ProcessAdapter {
   const ENDED: ProcessState = { state: 'ended', exit_code: null, exit_signal: null, ended_at: null };
 
   return {
+    prepare(request: PrepareRequest) {
+      const runtime = request.runtime ?? 'local';
+      const adapter = byName(runtime);
+      if (!adapter) return Promise.reject(new SessionError('validation_failed', `runtime ${runtime} is not offered by this service (SESSIOND_RUNTIMES)`));
+      return adapter.prepare(request);
+    },
     launch(spec: LaunchSpec) {
       const runtime = spec.runtime ?? 'local';
       const adapter = byName(runtime);
@@ -46,9 +53,9 @@ export function createRuntimeRouter(adapters: RuntimeAdapters): ProcessAdapter {
     untrack(sessionId) {
       for (const adapter of all) adapter.untrack(sessionId);
     },
-    async recover(stateDir) {
+    async find(sessionId) {
       for (const adapter of all) {
-        const handle = await adapter.recover(stateDir);
+        const handle = await adapter.find(sessionId);
         if (handle) return handle;
       }
       return null;

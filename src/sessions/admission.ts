@@ -1,12 +1,12 @@
-// Admission: what a start request must pass before any record is written: a printable name, an
-// allowed command resolved on PATH, working directories inside the roots, the claude arguments,
-// and where it runs (the runtime, and a container's image, limits and network).
+// Admission: what a start request must pass before any record is written: a printable name, the
+// claude arguments, where it runs (the runtime, and a container's image, limits and network), and
+// the runtime's own checks (prepare: an allowed command, working directories inside the roots).
 import type { StartSessionBody } from '../../schemas/requests.js';
 import type { NetworkName, RuntimeName } from '../../schemas/runtime.js';
 import type { SessionLimits, SessionRecord } from '../../schemas/session.js';
-import { allowedByName, buildArgs, checkAgentRequest, resolveAllowedCommand, type Resume } from './commands.js';
+import type { PrepareRequest, Prepared } from '../process/adapter.js';
+import { buildArgs, checkAgentRequest, type Resume } from './commands.js';
 import { SessionError } from './errors.js';
-import { resolveInsideRoots } from './paths.js';
 
 export interface AdmissionConfig {
   allowedCommands: string[];
@@ -37,19 +37,28 @@ export interface LaunchPlan extends RuntimePlan {
   runtimeWriteRoot: string | null;
 }
 
-/** `resume`: the start continues an agent session (POST .../continue). */
-export async function admit(body: StartSessionBody, config: AdmissionConfig, resume?: Resume): Promise<LaunchPlan> {
+/** The runtime's own checks of a command and its directories (ProcessAdapter.prepare). */
+export type Prepare = (request: PrepareRequest) => Promise<Prepared>;
+
+/**
+ * The service's own rules first (a printable name, the agent options, a runtime and image this
+ * service offers), then the runtime's checks in its own world (`prepare`: the command against the
+ * allow-list, the directories inside the roots). `resume`: the start continues an agent session.
+ */
+export async function admit(body: StartSessionBody, config: AdmissionConfig, prepare: Prepare, resume?: Resume): Promise<LaunchPlan> {
   if (/[\u0000-\u001f\u007f]/.test(body.name) || body.name.trim() === '') {
     throw new SessionError('validation_failed', 'name must contain printable characters only');
   }
   const command = body.command ?? config.defaultCommand;
   checkAgentRequest(command, body);
   const where = runtimePlan(body, config);
-  const executable = await resolveCommand(command, where.runtime, config);
-  const roots = config.workspaceRoots;
-  const workingDirectory = await resolveInsideRoots('working_directory', body.working_directory, roots);
-  const runtimeWriteRoot = body.runtime_write_root ? await resolveInsideRoots('runtime_write_root', body.runtime_write_root, roots) : null;
-  return { command, executable, args: buildArgs(command, body, resume), workingDirectory, runtimeWriteRoot, ...where };
+  const prepared = await prepare({
+    command,
+    workingDirectory: body.working_directory,
+    runtimeWriteRoot: body.runtime_write_root ?? null,
+    runtime: where.runtime,
+  });
+  return { command, args: buildArgs(command, body, resume), ...prepared, ...where };
 }
 
 /** The runtime, and for a container its image (from the allow-list), limits and network. */
@@ -79,36 +88,25 @@ export function runtimePlan(body: Pick<StartSessionBody, 'runtime' | 'image' | '
 }
 
 /**
- * The program to run. On the host: resolved on the sessions' PATH now (what runs is what was
- * checked). In a container: checked against the allow-list by name here and found on the
- * container's own PATH at launch (the host's files say nothing about the image's).
- */
-async function resolveCommand(command: string, runtime: RuntimeName, config: AdmissionConfig): Promise<string> {
-  if (runtime === 'local') return resolveAllowedCommand(command, config.allowedCommands, config.childEnv.PATH);
-  allowedByName(command, config.allowedCommands);
-  return command;
-}
-
-/**
  * The plan of a queued session, checked again when its turn comes: the command must still be
  * allowed and resolve, the directories must still be inside the roots.
  */
-export async function replan(record: SessionRecord, config: AdmissionConfig): Promise<LaunchPlan> {
+export async function replan(record: SessionRecord, config: AdmissionConfig, prepare: Prepare): Promise<LaunchPlan> {
   const runtime = record.runtime ?? 'local';
   if (!config.runtimes.includes(runtime)) throw new SessionError('validation_failed', `runtime ${runtime} is no longer offered by this service`);
   if (record.image !== null && !config.dockerImages.includes(record.image)) {
     throw new SessionError('image_not_allowed', `image ${record.image} is no longer in SESSIOND_DOCKER_IMAGES`);
   }
-  const executable = await resolveCommand(record.command, runtime, config);
-  const roots = config.workspaceRoots;
-  const workingDirectory = await resolveInsideRoots('working_directory', record.working_directory, roots);
-  const runtimeWriteRoot = record.runtime_write_root ? await resolveInsideRoots('runtime_write_root', record.runtime_write_root, roots) : null;
+  const prepared = await prepare({
+    command: record.command,
+    workingDirectory: record.working_directory,
+    runtimeWriteRoot: record.runtime_write_root,
+    runtime,
+  });
   return {
     command: record.command,
-    executable,
     args: record.args,
-    workingDirectory,
-    runtimeWriteRoot,
+    ...prepared,
     runtime,
     image: record.image,
     limits: record.limits,

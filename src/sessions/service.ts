@@ -10,7 +10,7 @@ import { StoreError } from '../store/errors.js';
 import type { SessionStore } from '../store/store.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { DEFAULT_MAX_REPORT_BYTES } from '../config.js';
-import { admit, replan, type AdmissionConfig, type LaunchPlan } from './admission.js';
+import { admit, replan, type Prepare, type AdmissionConfig, type LaunchPlan } from './admission.js';
 import { initialInput, type Resume } from './commands.js';
 import { containerOptions } from './container-options.js';
 import { AGENT_INPUT_MAX_BYTES, inputLine } from '../agent/input-message.js';
@@ -78,6 +78,9 @@ export class SessionService {
     this.views = createViewCache((record) => options.supervisor.view(record));
   }
 
+  /** The runtime's checks of a command and its directories, in its own world. */
+  private readonly prepare: Prepare = (request) => this.options.processes.prepare(request);
+
   /** Called once at start-up, after the store is loaded. */
   async init(): Promise<void> {
     for (const record of await this.options.store.list()) {
@@ -111,7 +114,7 @@ export class SessionService {
       this.queue.remove(id);
       const record = await supervisor.observe(id, { kind: 'admitted' }).catch(() => null);
       if (record?.status !== 'starting') continue; // stopped or deleted meanwhile
-      const launch = replan(record, config).then(
+      const launch = replan(record, config, this.prepare).then(
         (plan) => this.launch(record, plan),
         (err: unknown) =>
           supervisor.observe(id, {
@@ -136,7 +139,7 @@ export class SessionService {
   async start(body: StartSessionBody, options: StartOptions = {}): Promise<{ session: Session; replayed: boolean; queued: boolean }> {
     const began = performance.now();
     const { continuation } = options;
-    const plan = await admit(body, this.options.config, continuation?.resume);
+    const plan = await admit(body, this.options.config, this.prepare, continuation?.resume);
     const refusal = await belowFloor(this.options.config.dataDir, this.options.config.minFreeBytes).catch(() => null);
     if (refusal) throw new SessionError('insufficient_storage', refusal);
     // A continue's key covers its parent and fork too, not only the body it was turned into.
@@ -213,7 +216,6 @@ export class SessionService {
 
   /** Spawns the process and records the outcome through the supervisor: running, or failed. */
   private async launch(record: SessionRecord, plan: LaunchPlan): Promise<SessionRecord> {
-    const location = this.store.logLocation(record.id);
     const { supervisor } = this.options;
     try {
       // An agent with input gets its prompt as the first message on stdin (kept in the metadata).
@@ -224,9 +226,6 @@ export class SessionService {
         args: record.args,
         cwd: record.working_directory,
         env: { ...this.options.config.childEnv },
-        stdoutPath: location.stdout,
-        stderrPath: location.stderr,
-        stateDir: location.stateDir,
         input: record.agent_options?.input === true,
         initialInput: initialInput(record.agent_options, prompt),
         runtime: record.runtime,

@@ -107,7 +107,7 @@ export class Supervisor {
     if (record.status === 'starting' && !record.handle) {
       // The service died between launching and recording the launch: adopt the process when it
       // was in fact started, else the session failed. Nothing is left pretending to start.
-      const handle = await processes.recover(store.logLocation(record.id).stateDir);
+      const handle = await processes.find(record.id);
       if (handle) {
         this.options.log.warn({ id: record.id, pid: handle.pid }, 'adopted a session whose start was not recorded');
         await this.observe(record.id, { kind: 'launched', handle, pid: handle.pid ?? null });

@@ -10,7 +10,7 @@ import { eventually } from '../helper.js';
 
 t.test('signal: SIGINT to the group, false once ended, never to a stranger', async (t) => {
   const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'sessiond-signal-')));
-  const adapter = createLocalProcessAdapter({ pollIntervalMs: 20 });
+  const adapter = createLocalProcessAdapter({ pollIntervalMs: 20, files: (id) => ({ stdout: path.join(dir, `${id}.out`), stderr: path.join(dir, `${id}.err`), stateDir: path.join(dir, `${id}.state`) }) });
   const handles: LocalProcessHandle[] = [];
   t.teardown(async () => {
     for (const handle of handles) await adapter.terminate(handle, 100);
@@ -26,9 +26,6 @@ t.test('signal: SIGINT to the group, false once ended, never to a stranger', asy
       args: ['-c', script],
       cwd: dir,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      stdoutPath: path.join(dir, `s${n}.out`),
-      stderrPath: path.join(dir, `s${n}.err`),
-      stateDir: path.join(dir, `s${n}.state`),
     })) as LocalProcessHandle;
     handles.push(handle);
     return handle;

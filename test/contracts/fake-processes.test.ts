@@ -4,11 +4,11 @@
 import t from 'tap';
 import type { LaunchSpec, ProcessHandle } from '../../src/process/adapter.js';
 import { createFakeProcessAdapter } from '../fakes/fake-processes.js';
-import { runProcessAdapterContract, type Program, type RuntimeUnderTest } from './process-adapter.contract.js';
+import { CONTRACT_CHECKS, runProcessAdapterContract, type Program, type RuntimeUnderTest } from './process-adapter.contract.js';
 
 runProcessAdapterContract(t, 'fake runtime', async (): Promise<RuntimeUnderTest> => {
   const outputs = new Map<string, string>();
-  const fake = createFakeProcessAdapter({ onOutput: (id, stream, data) => void outputs.set(`${id}/${stream}`, (outputs.get(`${id}/${stream}`) ?? '') + data) });
+  const fake = createFakeProcessAdapter({ checks: CONTRACT_CHECKS, onOutput: (id, stream, data) => void outputs.set(`${id}/${stream}`, (outputs.get(`${id}/${stream}`) ?? '') + data) });
   const programs = new Map<string, Program>();
   let n = 0;
   // The fake takes input without reading it: the driver plays echo-input's answer and exit.
@@ -25,10 +25,12 @@ runProcessAdapterContract(t, 'fake runtime', async (): Promise<RuntimeUnderTest>
   return {
     adapter: fake,
     real: false,
+    runtime: 'local',
+    workspace: CONTRACT_CHECKS.workspaceRoots[0] as string,
     spec: (program, extra = {}): LaunchSpec => {
       n += 1;
       void program;
-      return { sessionId: `f${n}`, command: 'sh', args: [], cwd: '/', env: {}, stdoutPath: `/fake/f${n}/out`, stderrPath: `/fake/f${n}/err`, stateDir: `/fake/f${n}/run`, ...extra };
+      return { sessionId: `f${n}`, command: 'sh', args: [], cwd: '/', env: {}, ...extra };
     },
     launch: async (spec, program) => {
       if (program.kind === 'missing') fake.failNextLaunch = 'command not found: no-such-program-sessiond';

@@ -3,7 +3,11 @@
 // that turns the contract's programs into its own (sh scripts on the host or in a container; a
 // script of writes and exits for the fake).
 import type { Test } from 'tap';
-import { LaunchError, type LaunchSpec, type ProcessAdapter, type ProcessHandle, type ProcessState } from '../../src/process/adapter.js';
+import { realpathSync } from 'node:fs';
+import os from 'node:os';
+import type { RuntimeName } from '../../schemas/runtime.js';
+import { LaunchError, type LaunchSpec, type PrepareRequest, type ProcessAdapter, type ProcessHandle, type ProcessState } from '../../src/process/adapter.js';
+import type { HostChecks } from '../../src/process/host-prepare.js';
 
 /** What a session's program does; a driver makes it so in its runtime. */
 export type Program =
@@ -19,8 +23,23 @@ export type Program =
   /** A command that does not exist. */
   | { kind: 'missing' };
 
+/**
+ * The checks every runtime under test is made with: `sh` allowed (on the tests' PATH), the
+ * system's temporary folder as the one workspace root.
+ */
+export const CONTRACT_CHECKS: HostChecks = {
+  allowedCommands: ['sh'],
+  path: process.env.PATH ?? '/usr/bin:/bin',
+  workspaceRoots: [realpathSync(os.tmpdir())],
+};
+
 export interface RuntimeUnderTest {
+  /** Made with CONTRACT_CHECKS. */
   adapter: ProcessAdapter;
+  /** Which runtime this is (what a PrepareRequest names). */
+  runtime: RuntimeName;
+  /** An existing folder inside CONTRACT_CHECKS' root. */
+  workspace: string;
   /** A launch spec for `program` (its own log files and state folder). */
   spec(program: Program, extra?: Partial<LaunchSpec>): LaunchSpec;
   /** Launches `spec` as the service would, and plays the program where the runtime is not real. */
@@ -136,13 +155,35 @@ export function runProcessAdapterContract(t: Test, name: string, make: MakeRunti
       t.match((err as Error).message, /not found|no such|does not exist/i);
     });
 
+    t.test('prepare: the command and the folders are checked in the runtime\'s own world, before anything runs', async (t) => {
+      const r = await make(t);
+      const ask = (request: Partial<PrepareRequest>) =>
+        r.adapter.prepare({ command: 'sh', workingDirectory: r.workspace, runtimeWriteRoot: null, runtime: r.runtime, ...request });
+      const ok = await ask({ runtimeWriteRoot: r.workspace });
+      t.match(ok.executable, /(^|\/)sh$/, 'an allowed command: what will run');
+      t.same([ok.workingDirectory, ok.runtimeWriteRoot], [r.workspace, r.workspace], 'the folders, resolved');
+      const refused = async (request: Partial<PrepareRequest>, code: string, what: string) => {
+        const err = await ask(request).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        t.equal((err as { code?: string } | null)?.code, code, `${what}: ${code}`);
+      };
+      await refused({ command: 'ls' }, 'command_not_allowed', 'a command not in the allow-list');
+      await refused({ command: 'sh;reboot' }, 'command_not_allowed', 'shell syntax');
+      await refused({ workingDirectory: '/etc' }, 'working_directory_invalid', 'a folder outside the roots');
+      await refused({ workingDirectory: 'relative' }, 'working_directory_invalid', 'a relative folder');
+      await refused({ workingDirectory: `${r.workspace}/no-such-folder` }, 'working_directory_invalid', 'a missing folder');
+      await refused({ runtimeWriteRoot: '/etc' }, 'working_directory_invalid', 'a runtime_write_root outside the roots');
+    });
+
     t.test('after a restart of the service a new adapter finds the session running, and its end', async (t) => {
       const r = await make(t);
       const spec = r.spec({ kind: 'sleep' });
       const handle = await r.launch(spec, { kind: 'sleep' });
       const adapter = await r.restart();
-      const recovered = await adapter.recover(spec.stateDir);
-      t.ok(recovered, 'recover finds it from its state folder');
+      const recovered = await adapter.find(spec.sessionId);
+      t.ok(recovered, 'find adopts it by the session id alone');
       t.same(await adapter.inspect(recovered ?? handle), { state: 'running' });
       t.match(await adapter.terminate(recovered ?? handle, 5_000), { state: 'ended', exit_signal: 'SIGTERM' });
     });

@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises';
 import t from 'tap';
 import type { ProcessAdapter } from '../../src/process/adapter.js';
-import { runProcessAdapterContract, type RuntimeUnderTest } from '../contracts/process-adapter.contract.js';
+import { CONTRACT_CHECKS, runProcessAdapterContract, type RuntimeUnderTest } from '../contracts/process-adapter.contract.js';
 import { shProgram } from '../contracts/sh-programs.js';
 import { dockerFixture, NO_ENGINE } from './engine.js';
 
@@ -11,13 +11,15 @@ if (NO_ENGINE) {
   t.test('docker runtime', { skip: NO_ENGINE }, async () => undefined);
 } else {
   runProcessAdapterContract(t, 'docker runtime', async (t): Promise<RuntimeUnderTest> => {
-    const f = await dockerFixture(t);
+    const f = await dockerFixture(t, { checks: CONTRACT_CHECKS });
     let adapter: ProcessAdapter = f.adapter;
     return {
       get adapter() {
         return adapter;
       },
       real: true,
+      runtime: 'docker',
+      workspace: f.cwd,
       spec: (program, extra = {}) => {
         const { command, args } = shProgram(program);
         return f.spec(command, args, { runtime: 'docker', ...extra });
@@ -28,7 +30,7 @@ if (NO_ENGINE) {
         f.remember(handle);
         return handle;
       },
-      output: (spec, stream) => fs.readFile(stream === 'stdout' ? spec.stdoutPath : spec.stderrPath, 'utf8'),
+      output: (spec, stream) => fs.readFile(f.files(spec.sessionId)[stream], 'utf8'),
       restart: async () => {
         adapter = await f.restart();
         return adapter;

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
-import type { ProcessHandle } from '../../src/process/adapter.js';
+import type { ProcessHandle, SessionFilesOf } from '../../src/process/adapter.js';
 import {
   createDockerProcessAdapter,
   engineFromHost,
@@ -51,15 +51,20 @@ export function listen(t: Test, adapter: DockerProcessAdapter): Ends {
   };
 }
 
+/** A launch spec, and where its session's files are (the adapter finds them by the session's id). */
+export type DockerTestSpec = DockerLaunchSpec & { stdoutPath: string; stderrPath: string; stateDir: string };
+
 export interface DockerFixture {
   adapter: DockerProcessAdapter;
   /** A second client of the same engine, for looking at containers from outside. */
   engine: ReturnType<typeof engineFromHost>;
   dir: string;
   cwd: string;
-  spec(command: string, args: string[], extra?: Partial<DockerLaunchSpec>): DockerLaunchSpec;
+  /** Where each session's files are (given to every adapter made on this fixture). */
+  files: SessionFilesOf;
+  spec(command: string, args: string[], extra?: Partial<DockerLaunchSpec>): DockerTestSpec;
   /** Launches, tracks, and registers the container for removal in teardown. */
-  launch(command: string, args: string[], extra?: Partial<DockerLaunchSpec>): Promise<{ spec: DockerLaunchSpec; handle: DockerProcessHandle }>;
+  launch(command: string, args: string[], extra?: Partial<DockerLaunchSpec>): Promise<{ spec: DockerTestSpec; handle: DockerProcessHandle }>;
   /** Closes the current adapter and makes a new one on the same engine (the service restarted). */
   restart(): Promise<DockerProcessAdapter>;
   /** Removes this handle's container in teardown. */
@@ -69,10 +74,11 @@ export interface DockerFixture {
 let run = 0;
 
 export async function dockerFixture(t: Test, options: Partial<DockerProcessAdapterOptions> = {}): Promise<DockerFixture> {
-  const make = (): DockerProcessAdapter => createDockerProcessAdapter({ host: DOCKER_HOST, defaultImage: IMAGE, pollIntervalMs: 500, ...options });
+  const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'sessiond-docker-')));
+  const files: SessionFilesOf = (id) => ({ stdout: path.join(dir, `${id}.stdout.log`), stderr: path.join(dir, `${id}.stderr.log`), stateDir: path.join(dir, `${id}.state`) });
+  const make = (): DockerProcessAdapter => createDockerProcessAdapter({ host: DOCKER_HOST, defaultImage: IMAGE, pollIntervalMs: 500, files, ...options });
   const adapters = [make()];
   const engine = engineFromHost(DOCKER_HOST);
-  const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'sessiond-docker-')));
   const cwd = path.join(dir, 'cwd');
   await fs.mkdir(cwd);
   const handles: ProcessHandle[] = [];
@@ -85,20 +91,11 @@ export async function dockerFixture(t: Test, options: Partial<DockerProcessAdapt
   run += 1;
   const prefix = `dt${process.pid}-${run}-${Date.now().toString(36)}`;
   let n = 0;
-  const spec = (command: string, args: string[], extra: Partial<DockerLaunchSpec> = {}): DockerLaunchSpec => {
+  const spec = (command: string, args: string[], extra: Partial<DockerLaunchSpec> = {}): DockerTestSpec => {
     n += 1;
-    const id = `${prefix}-s${n}`;
-    return {
-      sessionId: id,
-      command,
-      args,
-      cwd,
-      env: { PATH: CONTAINER_PATH },
-      stdoutPath: path.join(dir, `${id}.stdout.log`),
-      stderrPath: path.join(dir, `${id}.stderr.log`),
-      stateDir: path.join(dir, `${id}.state`),
-      ...extra,
-    };
+    const launch: DockerLaunchSpec = { sessionId: `${prefix}-s${n}`, command, args, cwd, env: { PATH: CONTAINER_PATH }, ...extra };
+    const where = files(launch.sessionId);
+    return { ...launch, stdoutPath: where.stdout, stderrPath: where.stderr, stateDir: where.stateDir };
   };
   const fixture: DockerFixture = {
     get adapter() {
@@ -107,6 +104,7 @@ export async function dockerFixture(t: Test, options: Partial<DockerProcessAdapt
     engine,
     dir,
     cwd,
+    files,
     spec,
     async launch(command, args, extra) {
       const s = spec(command, args, extra);

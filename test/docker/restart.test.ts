@@ -19,7 +19,8 @@ async function launchThenKill9(f: DockerFixture, command: string, args: string[]
   const spec = f.spec(command, args);
   const code = `
     import { createDockerProcessAdapter } from ${JSON.stringify(DOCKER_JS)};
-    const adapter = createDockerProcessAdapter({ host: ${JSON.stringify(DOCKER_HOST)}, defaultImage: ${JSON.stringify(IMAGE)} });
+    const files = ${JSON.stringify({ stdout: spec.stdoutPath, stderr: spec.stderrPath, stateDir: spec.stateDir })};
+    const adapter = createDockerProcessAdapter({ host: ${JSON.stringify(DOCKER_HOST)}, defaultImage: ${JSON.stringify(IMAGE)}, files: () => files });
     const handle = await adapter.launch(${JSON.stringify(spec)});
     adapter.track(${JSON.stringify(spec.sessionId)}, handle);
     process.stdout.write(JSON.stringify(handle) + '\\n');
@@ -70,8 +71,8 @@ t.test('after a kill -9 of the service it is adopted: output while down and afte
 
   const adapter = await f.restart();
   const ends = listen(t, adapter);
-  const recovered = await adapter.recover(spec.stateDir);
-  t.same(recovered && [recovered.container_id, recovered.stdout_path], [handle.container_id, spec.stdoutPath], 'recover finds the container from the state folder');
+  const recovered = await adapter.find(spec.sessionId);
+  t.same(recovered && [recovered.container_id, recovered.stdout_path], [handle.container_id, spec.stdoutPath], 'find adopts the container by the session id (its state folder names it)');
   t.same(await adapter.inspect(recovered!), { state: 'running' }, 'still running');
   adapter.track(spec.sessionId, recovered!);
   await untilContains(spec.stdoutPath, 'while down\n');
@@ -90,7 +91,9 @@ t.test('an end that happened while the service was down is heard, with its exit 
 
   const adapter = await f.restart();
   const ends = listen(t, adapter);
-  const found = await adapter.find(spec.sessionId, { stdoutPath: spec.stdoutPath, stderrPath: spec.stderrPath, stateDir: spec.stateDir });
+  // As if the service had died before noting the container: only its label names the session.
+  await fs.rm(path.join(spec.stateDir, 'container.json'));
+  const found = await adapter.find(spec.sessionId);
   t.equal(found?.container_id, handle.container_id, 'find adopts it by its label');
   adapter.track(spec.sessionId, found!);
   const end = await ends.of(spec.sessionId);
@@ -102,12 +105,11 @@ t.test('release (delete) removes the container; find no longer sees it', { skip:
   const f = await dockerFixture(t);
   listen(t, f.adapter);
   const { spec, handle } = await f.launch('sleep', ['300']);
-  const files = { stdoutPath: spec.stdoutPath, stderrPath: spec.stderrPath, stateDir: spec.stateDir };
   const labelled = await f.engine.listContainers({ all: true, filters: { label: [`${SESSION_LABEL}=${spec.sessionId}`] } });
   t.same(labelled.map((c) => c.Id), [handle.container_id], `the container carries ${SESSION_LABEL}=<session id>`);
   await f.adapter.release(handle);
   t.equal(await statusOf(f.engine.getContainer(handle.container_id).inspect()), 404, 'the container is gone, running or not');
-  t.equal(await f.adapter.find(spec.sessionId, files), null, 'find sees nothing');
+  t.equal(await f.adapter.find(spec.sessionId), null, 'find sees nothing');
   await f.adapter.release(handle);
   t.pass('releasing again is a no-op');
   t.same(await f.adapter.inspect(handle), { state: 'ended', exit_code: null, exit_signal: null, ended_at: null }, 'inspect: ended, status unknown');
@@ -136,15 +138,15 @@ t.test('a launch that cannot start fails with a reason and leaves no container',
   await t.rejects(f.adapter.launch(missing), /working directory does not exist/, 'a missing working directory');
 });
 
-t.test('recover: a container made but never started (the service died in between) is removed, not adopted', { skip: NO_ENGINE }, async (t) => {
+t.test('find: a container made but never started (the service died in between) is removed, not adopted', { skip: NO_ENGINE }, async (t) => {
   const f = await dockerFixture(t);
   const spec = f.spec('sh', ['-c', 'echo should not run']);
   const made = await f.engine.createContainer({ Image: IMAGE, Entrypoint: ['sh'], Labels: { [SESSION_LABEL]: spec.sessionId }, HostConfig: { NetworkMode: 'none' } });
   await fs.mkdir(spec.stateDir, { recursive: true });
   await fs.writeFile(path.join(spec.stateDir, 'container.json'), JSON.stringify({ container_id: made.id, session_id: spec.sessionId, stdoutPath: spec.stdoutPath, stderrPath: spec.stderrPath }));
-  t.equal(await f.adapter.recover(spec.stateDir), null, 'nothing to adopt');
+  t.equal(await f.adapter.find(spec.sessionId), null, 'nothing to adopt');
   t.equal(await statusOf(made.inspect()), 404, 'and the container is gone');
-  t.equal(await f.adapter.recover(path.join(f.dir, 'no-state')), null, 'no state folder: nothing to adopt');
+  t.equal(await f.adapter.find(`${spec.sessionId}-other`), null, 'no state folder and no container: nothing to adopt');
 });
 
 t.test("a handle that names a container not of its session (a damaged or forged record) touches nothing", { skip: NO_ENGINE }, async (t) => {

@@ -46,6 +46,17 @@ t.test('a process that traps SIGTERM ends with its own exit code and output', as
   t.equal((await s.request('GET', `/v1/sessions/${session.id}/logs/stdout`)).text, 'ready\ncleaning up\n');
 });
 
+t.test('stop sends SIGTERM once to each process of the session: a trap that does not exit runs once', async (t) => {
+  const s = await startServer(t);
+  // No foreground child: bash runs the trap at once, so a second SIGTERM a moment later (the
+  // session's group, then its cgroup) would run it again.
+  const session = await s.run('trap "echo term" TERM; echo ready; while :; do :; done');
+  await eventually(async () => ((await s.request('GET', `/v1/sessions/${session.id}/logs`)).json().stdout === 'ready\n' ? true : undefined));
+  const res = await s.request('POST', `/v1/sessions/${session.id}/stop`, { body: { grace_ms: 500 } });
+  t.match(res.json(), { status: 'stopped', exit_signal: 'SIGKILL' }, 'it ignored the TERM, so the grace ran out');
+  t.equal((await s.request('GET', `/v1/sessions/${session.id}/logs/stdout`)).text, 'ready\nterm\n', 'the trap ran once');
+});
+
 t.test('stop is idempotent: a second stop answers the same body', async (t) => {
   const s = await startServer(t);
   const session = await s.run('sleep 300');

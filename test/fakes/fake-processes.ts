@@ -3,17 +3,22 @@
 import {
   LaunchError,
   type LaunchSpec,
+  type PrepareRequest,
+  type Prepared,
   type ProcessAdapter,
   type ProcessHandle,
   type ProcessState,
   type WriteOutcome,
 } from '../../src/process/adapter.js';
+import { OPEN_CHECKS, prepareOnHost, type HostChecks } from '../../src/process/host-prepare.js';
 
 export type FakeStream = 'stdout' | 'stderr';
 
 export interface FakeProcessAdapterOptions {
   /** Receives what tests `write`; typically the memory store's log append. */
   onOutput?: (sessionId: string, stream: FakeStream, data: string) => void | Promise<void>;
+  /** What prepare checks, as the local runtime does on this host (the app's config). Default: anything, anywhere. */
+  checks?: HostChecks;
 }
 
 export interface FakeProcessAdapter extends ProcessAdapter {
@@ -75,7 +80,7 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
   };
 
   let onEnded: ((sessionId: string, state: Ended) => unknown) | null = null;
-  const byStateDir = new Map<string, FakeHandle>();
+  const bySession = new Map<string, FakeHandle>();
   const tracked = new Set<string>();
 
   /** Tells the watcher, and resolves once it has handled the end (the supervisor's write included). */
@@ -117,6 +122,11 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
     inspections: 0,
     failNextLaunch: null,
 
+    prepare(request: PrepareRequest): Promise<Prepared> {
+      // The same checks as the local runtime: a fake start is refused where a real one would be.
+      return prepareOnHost(request, options.checks ?? OPEN_CHECKS, request.runtime === 'docker' ? 'container' : 'host');
+    },
+
     async launch(spec: LaunchSpec): Promise<ProcessHandle> {
       adapter.launched.push(spec);
       if (adapter.failNextLaunch !== null) {
@@ -127,7 +137,7 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
       const pid = 10000 + adapter.launched.length;
       processes.set(spec.sessionId, { pid, state: { state: 'running' }, ignoresTerm: false, input: spec.input === true, onEnd: new Set() });
       const handle: FakeHandle = { pid, fake_id: spec.sessionId };
-      byStateDir.set(spec.stateDir, handle);
+      bySession.set(spec.sessionId, handle);
       return handle;
     },
 
@@ -173,10 +183,10 @@ export function createFakeProcessAdapter(options: FakeProcessAdapterOptions = {}
       tracked.delete(sessionId);
     },
 
-    async recover(stateDir: string): Promise<ProcessHandle | null> {
-      // What a launch with this state folder made, while this adapter lives (a fake "restart"
-      // keeps the same adapter): adopted as the real adapters adopt from their files.
-      return byStateDir.get(stateDir) ?? null;
+    async find(sessionId: string): Promise<ProcessHandle | null> {
+      // What a launch for this session made, while this adapter lives (a fake "restart" keeps the
+      // same adapter): adopted as the real adapters adopt from their files.
+      return bySession.get(sessionId) ?? null;
     },
 
     containment() {

@@ -3,18 +3,20 @@ import fs from 'node:fs/promises';
 import t from 'tap';
 import { createLocalProcessAdapter } from '../../src/process/local.js';
 import type { ProcessAdapter } from '../../src/process/adapter.js';
-import { runProcessAdapterContract, type RuntimeUnderTest } from '../contracts/process-adapter.contract.js';
+import { CONTRACT_CHECKS, runProcessAdapterContract, type RuntimeUnderTest } from '../contracts/process-adapter.contract.js';
 import { shProgram } from '../contracts/sh-programs.js';
 import { fixture } from './fixture.js';
 
 runProcessAdapterContract(t, 'local runtime', async (t): Promise<RuntimeUnderTest> => {
-  const f = await fixture(t);
+  const f = await fixture(t, { checks: CONTRACT_CHECKS });
   let adapter: ProcessAdapter = f.adapter;
   const r: RuntimeUnderTest = {
     get adapter() {
       return adapter;
     },
     real: true,
+    runtime: 'local',
+    workspace: f.cwd,
     spec: (program, extra = {}) => {
       const { command, args } = shProgram(program);
       return f.spec(command, args, extra);
@@ -25,10 +27,10 @@ runProcessAdapterContract(t, 'local runtime', async (t): Promise<RuntimeUnderTes
       t.teardown(() => adapter.terminate(handle, 100).then(() => undefined));
       return handle;
     },
-    output: (spec, stream) => fs.readFile(stream === 'stdout' ? spec.stdoutPath : spec.stderrPath, 'utf8'),
+    output: (spec, stream) => fs.readFile(f.files(spec.sessionId)[stream], 'utf8'),
     restart: async () => {
       await adapter.close();
-      adapter = createLocalProcessAdapter({ pollIntervalMs: 50 });
+      adapter = createLocalProcessAdapter({ pollIntervalMs: 50, files: f.files, checks: CONTRACT_CHECKS });
       const next = adapter;
       t.teardown(() => next.close());
       return adapter;

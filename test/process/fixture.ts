@@ -5,19 +5,29 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
-import type { LaunchSpec, ProcessAdapter, ProcessHandle, ProcessState } from '../../src/process/adapter.js';
+import type { LaunchSpec, ProcessAdapter, ProcessHandle, ProcessState, SessionFilesOf } from '../../src/process/adapter.js';
 import { createLocalProcessAdapter, type LocalProcessAdapterOptions, type LocalProcessHandle } from '../../src/process/local.js';
 import { readState } from '../../src/process/proc-stat.js';
 import { eventually } from '../helper.js';
 
 export const PATH = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
 
+/** A launch spec, and where its session's files are (the adapter finds them by the session's id). */
+export type TestSpec = LaunchSpec & { stdoutPath: string; stderrPath: string; stateDir: string };
+
+/** The files of session `id` under `dir`, as a store would place them. */
+export function filesUnder(dir: string): SessionFilesOf {
+  return (id) => ({ stdout: path.join(dir, `${id}.stdout.log`), stderr: path.join(dir, `${id}.stderr.log`), stateDir: path.join(dir, `${id}.state`) });
+}
+
 export interface Fixture {
   adapter: ProcessAdapter;
   /** Real path of the test's folder; `cwd` inside it is the default working directory. */
   dir: string;
   cwd: string;
-  spec(command: string, args: string[], extra?: Partial<LaunchSpec>): LaunchSpec;
+  /** Where each session's files are (given to every adapter made on this fixture). */
+  files: SessionFilesOf;
+  spec(command: string, args: string[], extra?: Partial<LaunchSpec>): TestSpec;
   /** Launches and registers the process for clean-up. */
   launch(command: string, args: string[], extra?: Partial<LaunchSpec>): Promise<LocalProcessHandle>;
   /** Kills `pid` in teardown unless it is gone by then (for processes a test expects to survive). */
@@ -26,8 +36,9 @@ export interface Fixture {
 
 export async function fixture(t: Test, options: LocalProcessAdapterOptions = {}, dataDir?: string): Promise<Fixture> {
   // First: it throws when a required containment is not available, before anything is made.
-  const adapter = createLocalProcessAdapter({ pollIntervalMs: 50, ...options });
   const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'sessiond-hard-')));
+  const files = filesUnder(dataDir ?? dir);
+  const adapter = createLocalProcessAdapter({ pollIntervalMs: 50, files, ...options });
   const cwd = path.join(dir, 'cwd');
   await fs.mkdir(cwd);
   const handles: ProcessHandle[] = [];
@@ -44,26 +55,18 @@ export async function fixture(t: Test, options: LocalProcessAdapterOptions = {},
     await adapter.close();
     await fs.rm(dir, { recursive: true, force: true });
   });
-  const files = dataDir ?? dir;
   let n = 0;
-  const spec = (command: string, args: string[], extra: Partial<LaunchSpec> = {}): LaunchSpec => {
+  const spec = (command: string, args: string[], extra: Partial<LaunchSpec> = {}): TestSpec => {
     n += 1;
-    return {
-      sessionId: `s${n}`,
-      command,
-      args,
-      cwd,
-      env: { PATH },
-      stdoutPath: path.join(files, `s${n}.stdout.log`),
-      stderrPath: path.join(files, `s${n}.stderr.log`),
-      stateDir: path.join(files, `s${n}.state`),
-      ...extra,
-    };
+    const launch: LaunchSpec = { sessionId: `s${n}`, command, args, cwd, env: { PATH }, ...extra };
+    const where = files(launch.sessionId);
+    return { ...launch, stdoutPath: where.stdout, stderrPath: where.stderr, stateDir: where.stateDir };
   };
   return {
     adapter,
     dir,
     cwd,
+    files,
     spec,
     async launch(command, args, extra) {
       const handle = (await adapter.launch(spec(command, args, extra))) as LocalProcessHandle;

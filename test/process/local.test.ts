@@ -110,7 +110,7 @@ t.test('a working directory that does not exist is a LaunchError', async (t) => 
 t.test('a keeper that cannot be loaded is a LaunchError saying so', async (t) => {
   const f = await fixture(t);
   const keeperPath = path.join(f.dir, 'no-keeper.js');
-  const adapter = createLocalProcessAdapter({ keeperPath });
+  const adapter = createLocalProcessAdapter({ keeperPath, files: f.files });
   t.teardown(() => adapter.close());
   const err = await adapter.launch(f.spec('true', [])).catch((e: unknown) => e);
   t.ok(err instanceof LaunchError);

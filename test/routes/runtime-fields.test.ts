@@ -85,3 +85,20 @@ t.test('delete releases what the runtime keeps for the session (a container), on
   t.equal((await ctx.app.inject({ method: 'DELETE', url: `/v1/sessions/${session.id}` })).statusCode, 204);
   t.same(ctx.processes.released, [session.id], 'released with the delete');
 });
+
+t.test('a queued container session is checked again when its turn comes: an image no longer allowed fails it, nothing is launched', async (t) => {
+  const ctx = await buildFakeApp(t, { env: { ...DOCKER_ENV, SESSIOND_MAX_RUNNING: '1' } });
+  const start = (body: Json) => ctx.app.inject({ method: 'POST', url: '/v1/sessions', payload: { name: 'boxed', working_directory: ctx.root, command: 'sh', runtime: 'docker', ...body } });
+  const first = (await start({})).json();
+  const queued = await start({ image: 'alpine:3', queue: true });
+  t.equal(queued.statusCode, 202, queued.body);
+  t.equal(queued.json().status, 'queued');
+  const launches = ctx.processes.launched.length;
+  // The operator took the image off SESSIOND_DOCKER_IMAGES (as after a restart with a new list).
+  (ctx.config.dockerImages as string[]).splice(ctx.config.dockerImages.indexOf('alpine:3'), 1);
+  await ctx.processes.exit(first.id, 0);
+  const ended = (await ctx.app.inject({ method: 'POST', url: `/v1/sessions/${queued.json().id}/wait`, payload: { timeout_ms: 5000 } })).json();
+  t.equal(ended.status, 'failed', 'failed, not started');
+  t.match(ended.status_reason, /alpine:3.*SESSIOND_DOCKER_IMAGES/, 'the reason names the image and the setting');
+  t.equal(ctx.processes.launched.length, launches, 'nothing was launched for it');
+});
