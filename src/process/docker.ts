@@ -27,6 +27,7 @@ import {
   type SessionFilesOf,
   type WriteOutcome,
 } from './adapter.js';
+import { EndWatch } from './end-watch.js';
 import { OPEN_CHECKS, prepareOnHost, type HostChecks } from './host-prepare.js';
 import { createSleeps } from './sleeps.js';
 import type { Containment } from './cgroup.js';
@@ -175,16 +176,19 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
   const sleeps = createSleeps();
   const delay = sleeps.delay;
 
-  interface Tracked {
-    h: DockerProcessHandle;
-    checking: boolean;
-    again: boolean;
-  }
-  const tracked = new Map<string, Tracked>();
   /** The log pump of each session whose output this process is copying, by session id. */
   const pumps = new Map<string, LogPump>();
-  const listeners = new Set<(sessionId: string, state: DockerEndedState) => void>();
-  let pollTimer: NodeJS.Timeout | null = null;
+  // The Engine's event stream wakes it (followEvents), besides its safety poll.
+  const ends = new EndWatch<DockerProcessHandle, DockerEndedState>({
+    pollIntervalMs,
+    inspect: (sessionId, h) => inspectDocker(sessionId, h) as Promise<typeof RUNNING | DockerEndedState>,
+    // The Engine did not answer: not a fact about the container. The next event or poll looks again.
+    onInspectError: (sessionId, err) => log?.warn({ session: sessionId, err: (err as Error).message }, 'docker: cannot inspect the container'),
+    onUntrack: (sessionId) => {
+      pumps.get(sessionId)?.stop();
+      pumps.delete(sessionId);
+    },
+  });
   let events: Readable | null = null;
   /** A request for the event stream is under way (at most one at a time). */
   let connecting = false;
@@ -297,36 +301,9 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
     });
   };
 
-  /** Inspects one tracked session and reports its end; one inspection at a time per session. */
-  const check = (sessionId: string): void => {
-    const entry = tracked.get(sessionId);
-    if (!entry || closed) return;
-    if (entry.checking) {
-      entry.again = true;
-      return;
-    }
-    entry.checking = true;
-    inspectDocker(sessionId, entry.h).then(
-      (state) => {
-        entry.checking = false;
-        if (tracked.get(sessionId) !== entry) return;
-        if (state.state === 'ended') for (const listener of [...listeners]) listener(sessionId, state);
-        else if (entry.again) {
-          entry.again = false;
-          check(sessionId);
-        }
-      },
-      (err: unknown) => {
-        // The Engine did not answer: not a fact about the container. The next event or poll looks again.
-        entry.checking = false;
-        log?.warn({ session: sessionId, err: (err as Error).message }, 'docker: cannot inspect the container');
-      },
-    );
-  };
-
   /** Follows the Engine's event stream (die, oom of this service's containers) while anyone watches. */
   const followEvents = (): void => {
-    if (closed || events !== null || connecting || listeners.size === 0) return;
+    if (closed || events !== null || connecting || !ends.listening) return;
     connecting = true;
     const filters = { type: ['container' as const], event: ['die', 'oom'], label: [SESSION_LABEL] };
     engine.getEvents({ filters }).then(
@@ -335,7 +312,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
         if (eventFailures > 0) log?.info({ failures: eventFailures }, 'docker: following the engine events again');
         eventFailures = 0;
         const readable = stream as unknown as Readable;
-        if (closed || listeners.size === 0) {
+        if (closed || !ends.listening) {
           readable.destroy();
           return;
         }
@@ -350,7 +327,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
             try {
               const event = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
               const sessionId = event.Actor?.Attributes?.[SESSION_LABEL];
-              if (sessionId !== undefined) check(sessionId);
+              if (sessionId !== undefined) ends.check(sessionId);
             } catch {
               // Not an event line (the Engine sends only JSON lines); the poll covers anything missed.
             }
@@ -361,7 +338,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
           events = null;
           // Ends while it was away are found by one look at everything, then the stream again.
           if (closed) return;
-          for (const id of tracked.keys()) check(id);
+          for (const [id] of ends.entries()) ends.check(id);
           void delay(EVENTS_RETRY_MS).then(followEvents);
         };
         readable.on('error', reconnect);
@@ -375,12 +352,6 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
         void delay(Math.min(EVENTS_RETRY_MS * 2 ** (eventFailures - 1), EVENTS_RETRY_MAX_MS)).then(followEvents);
       },
     );
-  };
-
-  const untrackOne = (sessionId: string): void => {
-    tracked.delete(sessionId);
-    pumps.get(sessionId)?.stop();
-    pumps.delete(sessionId);
   };
 
   /** Polls until the container has ended or `ms` passed; the last state seen (null: gone). */
@@ -570,7 +541,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
     async terminate(handle: ProcessHandle, graceMs: number): Promise<ProcessState> {
       const h = asDocker(handle);
       if (!h) return ENDED_UNKNOWN;
-      const sessionId = [...tracked.entries()].find(([, entry]) => entry.h.container_id === h.container_id)?.[0] ?? null;
+      const sessionId = [...ends.entries()].find(([, tracked]) => tracked.container_id === h.container_id)?.[0] ?? null;
       const finish = async (state: EngineState | null): Promise<ProcessState> => {
         if (state === null) return ENDED_UNKNOWN;
         if (isLive(state)) return RUNNING;
@@ -588,20 +559,11 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
     },
 
     watch(listener: (sessionId: string, state: DockerEndedState) => void): () => void {
-      listeners.add(listener);
+      const stop = ends.watch(listener);
       followEvents();
-      if (!pollTimer && !closed) {
-        // The safety net: events are lost while the stream reconnects.
-        pollTimer = setInterval(() => {
-          for (const id of tracked.keys()) check(id);
-        }, pollIntervalMs);
-        pollTimer.unref();
-      }
       return () => {
-        listeners.delete(listener);
-        if (listeners.size > 0) return;
-        if (pollTimer) clearInterval(pollTimer);
-        pollTimer = null;
+        stop();
+        if (ends.listening) return;
         const stream = events;
         events = null;
         stream?.destroy();
@@ -609,22 +571,20 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
     },
 
     track(sessionId: string, handle: ProcessHandle): void {
-      tracked.delete(sessionId);
       const h = asDocker(handle);
       if (!h) {
-        queueMicrotask(() => {
-          for (const listener of [...listeners]) listener(sessionId, ENDED_UNKNOWN);
-        });
+        ends.untrack(sessionId);
+        ends.tell(sessionId, ENDED_UNKNOWN);
         return;
       }
-      tracked.set(sessionId, { h, checking: false, again: false });
+      ends.track(sessionId, h);
       // Adopted after a restart: its output since the service went down is in the Engine's log.
       if (!pumps.has(sessionId)) startPump(sessionId, h, null);
-      check(sessionId);
+      ends.check(sessionId);
     },
 
     untrack(sessionId: string): void {
-      untrackOne(sessionId);
+      ends.untrack(sessionId);
     },
 
     async find(sessionId: string): Promise<DockerProcessHandle | null> {
@@ -642,7 +602,7 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
     async release(handle: ProcessHandle): Promise<void> {
       const h = asDocker(handle);
       if (!h) return;
-      for (const [sessionId, entry] of tracked) if (entry.h.container_id === h.container_id) untrackOne(sessionId);
+      for (const [sessionId, tracked] of ends.entries()) if (tracked.container_id === h.container_id) ends.untrack(sessionId);
       if ((await containerInfo(h)) === null) return;
       try {
         await engine.getContainer(h.container_id).remove({ force: true });
@@ -657,14 +617,13 @@ export function createDockerProcessAdapter(options: DockerProcessAdapterOptions)
 
     async close(): Promise<void> {
       closed = true;
-      if (pollTimer) clearInterval(pollTimer);
-      pollTimer = null;
       const stream = events;
       events = null;
       stream?.destroy();
-      tracked.clear();
-      for (const pump of pumps.values()) pump.stop();
-      await Promise.allSettled([...pumps.values()].map((pump) => pump.done));
+      const copying = [...pumps.values()];
+      ends.close();
+      for (const pump of copying) pump.stop();
+      await Promise.allSettled(copying.map((pump) => pump.done));
       pumps.clear();
       sleeps.cutAll();
     },

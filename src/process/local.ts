@@ -14,6 +14,7 @@ import { basename, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { LaunchError, type LaunchSpec, type PrepareRequest, type Prepared, type ProcessAdapter, type ProcessHandle, type ProcessState, type SessionFilesOf, type WriteOutcome } from './adapter.js';
+import { EndWatch } from './end-watch.js';
 import { OPEN_CHECKS, prepareOnHost, type HostChecks } from './host-prepare.js';
 import { createSleeps } from './sleeps.js';
 import {
@@ -282,56 +283,23 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
   const delay = sleeps.delay;
 
   type EndedState = Extract<ProcessState, { state: 'ended' }>;
-  interface Tracked {
-    h: LocalProcessHandle;
-    watcher: FSWatcher | undefined;
-    /** An inspection is under way; `again` asks for one more after it (an event came meanwhile). */
-    checking: boolean;
-    again: boolean;
-  }
-  const tracked = new Map<string, Tracked>();
-  const listeners = new Set<(sessionId: string, state: EndedState) => void>();
-  let pollTimer: NodeJS.Timeout | null = null;
-
-  const untrackOne = (sessionId: string): void => {
-    const entry = tracked.get(sessionId);
-    if (!entry) return;
-    entry.watcher?.close();
-    tracked.delete(sessionId);
-  };
-
-  /** Inspects one tracked session and reports its end; one inspection at a time per session. */
-  const check = (sessionId: string): void => {
-    const entry = tracked.get(sessionId);
-    if (!entry || closed) return;
-    if (entry.checking) {
-      entry.again = true;
-      return;
-    }
-    entry.checking = true;
-    const inspectAndSweep = async (): Promise<ProcessState> => {
-      const state = await inspectLocal(entry.h);
+  /** inotify on each tracked session's state folder (exit.json appearing): the end-watch's wake-up. */
+  const watchers = new Map<string, FSWatcher>();
+  const ends = new EndWatch<LocalProcessHandle, EndedState>({
+    pollIntervalMs,
+    async inspect(_sessionId, h) {
+      const state = await inspectLocal(h);
       // An end is told once nothing of the session is left running.
-      if (state.state === 'ended') await sweepCgroup(entry.h).catch(() => undefined);
+      if (state.state === 'ended') await sweepCgroup(h).catch(() => undefined);
       return state;
-    };
-    inspectAndSweep().then(
-      (state) => {
-        entry.checking = false;
-        if (tracked.get(sessionId) !== entry) return;
-        if (state.state === 'ended') for (const listener of [...listeners]) listener(sessionId, state);
-        else if (entry.again) {
-          entry.again = false;
-          check(sessionId);
-        }
-      },
-      () => {
-        // An I/O error reading the state folder: not a fact about the process. The next event
-        // or poll looks again.
-        entry.checking = false;
-      },
-    );
-  };
+    },
+    // (An I/O error reading the state folder is no fact about the process: the next event or poll
+    // looks again.)
+    onUntrack(sessionId) {
+      watchers.get(sessionId)?.close();
+      watchers.delete(sessionId);
+    },
+  });
 
   const inspectLocal = async (h: LocalProcessHandle): Promise<ProcessState> => {
     const recorded = await readExit(h.state_dir);
@@ -506,53 +474,36 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
     },
 
     watch(listener: (sessionId: string, state: EndedState) => void): () => void {
-      listeners.add(listener);
-      if (!pollTimer && !closed) {
-        // The safety net: a keeper killed with -9 writes no exit.json, and inotify can miss events.
-        pollTimer = setInterval(() => {
-          for (const id of tracked.keys()) check(id);
-        }, pollIntervalMs);
-        pollTimer.unref();
-      }
-      return () => {
-        listeners.delete(listener);
-        if (listeners.size > 0 || !pollTimer) return;
-        clearInterval(pollTimer);
-        pollTimer = null;
-      };
+      return ends.watch(listener);
     },
 
     track(sessionId: string, handle: ProcessHandle): void {
-      untrackOne(sessionId);
       const h = asLocal(handle);
       if (!h) {
         // Nothing this adapter can watch (a failed launch's handle): it has ended, status unknown.
-        queueMicrotask(() => {
-          for (const listener of [...listeners]) listener(sessionId, ENDED_UNKNOWN);
-        });
+        ends.untrack(sessionId);
+        ends.tell(sessionId, ENDED_UNKNOWN);
         return;
       }
-      const entry: Tracked = { h, watcher: undefined, checking: false, again: false };
-      tracked.set(sessionId, entry);
+      ends.track(sessionId, h);
       try {
-        entry.watcher = watch(h.state_dir, (_event, filename) => {
-          if (filename === null || filename === EXIT_FILE) check(sessionId);
+        const watcher = watch(h.state_dir, (_event, filename) => {
+          if (filename === null || filename === EXIT_FILE) ends.check(sessionId);
         });
         // A watcher that breaks (folder removed) leaves the poll in charge.
-        entry.watcher.on('error', () => {
-          entry.watcher?.close();
-          entry.watcher = undefined;
+        watcher.on('error', () => {
+          watcher.close();
+          if (watchers.get(sessionId) === watcher) watchers.delete(sessionId);
         });
+        watchers.set(sessionId, watcher);
       } catch {
         // No watcher (folder missing, or out of inotify watches): the safety poll still finds the end.
-        entry.watcher = undefined;
       }
-      // Closes the gap between launch (or adoption) and the watcher being in place.
-      check(sessionId);
+      ends.check(sessionId);
     },
 
     untrack(sessionId: string): void {
-      untrackOne(sessionId);
+      ends.untrack(sessionId);
     },
 
     async find(sessionId: string): Promise<ProcessHandle | null> {
@@ -584,9 +535,7 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
 
     async close(): Promise<void> {
       closed = true;
-      if (pollTimer) clearInterval(pollTimer);
-      pollTimer = null;
-      for (const id of [...tracked.keys()]) untrackOne(id);
+      ends.close();
       sleeps.cutAll();
     },
 
