@@ -2,7 +2,7 @@
 # The build is CI's: `npm ci`, whose prepare step runs `npm run build` (tsc).
 # Node 24: the active LTS line (maintained until April 2028); Node 20 reached end of life in April 2026.
 FROM node:24-bookworm-slim AS build
-# A C compiler for the session keeper (src/process/keeper.c); the runtime stage needs only its binary.
+# A C compiler for the session keeper and its launcher (src/process/keeper.c, launcher.c); the runtime stage needs only their binaries.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./

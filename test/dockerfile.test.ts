@@ -55,11 +55,12 @@ t.test('the HEALTHCHECK command passes against a running server and fails withou
   t.equal(down, 1, 'unhealthy when nothing answers');
 });
 
-t.test('the build stage can compile the native keeper that the build script makes', async (t) => {
+t.test('the build stage can compile the native keeper and launcher that the build script makes', async (t) => {
   const text = await fs.readFile(path.join(process.cwd(), 'Dockerfile'), 'utf8');
   const [build = ''] = text.split(/^FROM /m).slice(1);
   const pkg = JSON.parse(await fs.readFile(path.join(process.cwd(), 'package.json'), 'utf8'));
   t.match(pkg.scripts.build, /\bcc .*src\/process\/keeper\.c/, 'npm run build compiles keeper.c');
+  t.match(pkg.scripts.build, /\bcc .*src\/process\/launcher\.c/, 'and launcher.c');
   t.match(build, /apt-get install .*\bgcc\b.*\blibc6-dev\b/, 'the slim image gets a compiler before npm ci');
   t.ok(build.indexOf('apt-get install') < build.indexOf('RUN npm ci'), 'installed before the build runs');
 });

@@ -44,6 +44,8 @@ export const KEEPER_FILE = 'keeper.json';
 export const STDIN_FIFO = 'stdin';
 /** The keeper program's file name (built from keeper.c next to this module). */
 export const KEEPER_PROGRAM = 'sessiond-keeper';
+/** The program that starts keepers for the service (launcher.c), next to the keeper. */
+export const LAUNCHER_PROGRAM = 'sessiond-launcher';
 /** Earlier versions ran `node keeper.js <stateDir>`; their sessions are still adopted after an upgrade. */
 const KEEPER_NAMES = new Set([KEEPER_PROGRAM, 'keeper.js']);
 const SPEC_MAGIC = 'sessiond-keeper-spec-3';

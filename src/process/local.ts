@@ -7,7 +7,7 @@
 // The only module that imports child_process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
 import { open, readFile, readdir, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -35,11 +35,13 @@ import {
   isKeeperFor,
   KEEPER_FILE,
   KEEPER_PROGRAM,
+  LAUNCHER_PROGRAM,
   STDIN_FIFO,
   type ExitRecord,
   type KeeperReport,
   type KeeperSpec,
 } from './keeper-protocol.js';
+import { KeeperLauncher, LauncherGone } from './keeper-launcher.js';
 import { readCmdline, readProcStat, readProcStatSync, readStartTicks } from './proc-stat.js';
 import { runAsRefusal, type RunAs } from './run-as.js';
 
@@ -67,6 +69,11 @@ export interface AdapterLog {
 export interface LocalProcessAdapterOptions {
   /** The keeper program. Default: sessiond-keeper next to this module (built from keeper.c). */
   keeperPath?: string;
+  /**
+   * The program that starts keepers (launcher.c), or null to spawn each keeper from this process.
+   * Default: sessiond-launcher next to this module when it was built, else null.
+   */
+  launcherPath?: string | null;
   /** The safety poll of tracked sessions, besides inotify on their state folders. Default 1000 ms. */
   pollIntervalMs?: number;
   /**
@@ -263,6 +270,9 @@ function readReport(keeper: ChildProcess): Promise<KeeperReport> {
 
 export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = {}): ProcessAdapter {
   const keeperPath = options.keeperPath ?? fileURLToPath(new URL(`./${KEEPER_PROGRAM}`, import.meta.url));
+  const defaultLauncher = fileURLToPath(new URL(`./${LAUNCHER_PROGRAM}`, import.meta.url));
+  const launcherPath = options.launcherPath !== undefined ? options.launcherPath : existsSync(defaultLauncher) ? defaultLauncher : null;
+  const launcher = launcherPath === null ? null : new KeeperLauncher(launcherPath, keeperPath);
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const roots = options.workspaceRoots ?? [];
   const filesOf: SessionFilesOf =
@@ -300,6 +310,89 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       watchers.delete(sessionId);
     },
   });
+
+  /** The keeper started for `stateDir`, from its keeper.json (waiting a moment for a keeper at work to write it), or null. */
+  const findKeeper = async (stateDir: string): Promise<LocalProcessHandle | null> => {
+    // A keeper may have been started just before the service died and not have written
+    // keeper.json yet: while one is alive for this folder, give it a moment to do so.
+    const deadline = performance.now() + RECOVER_WAIT_MS;
+    let record: unknown = null;
+    for (;;) {
+      try {
+        record = JSON.parse(await readFile(join(stateDir, KEEPER_FILE), 'utf8'));
+        break;
+      } catch {
+        // No keeper.json (yet), or an unreadable one: adopt nothing unless a keeper is at work.
+        if (performance.now() >= deadline || !(await keeperRunningFor(stateDir))) return null;
+        await delay(KEEPER_FINISH_POLL_MS);
+      }
+    }
+    const r = record as Partial<LocalProcessHandle> & { cgroup?: unknown };
+    if (!isInt(r.pid) || !isInt(r.start_ticks) || !isInt(r.keeper_pid)) return null;
+    const handle: LocalProcessHandle = { pid: r.pid, start_ticks: r.start_ticks, keeper_pid: r.keeper_pid, state_dir: stateDir };
+    if (typeof r.cgroup === 'string' && isSessionCgroupDir(r.cgroup)) handle.cgroup = r.cgroup;
+    return handle;
+  };
+
+  /** What the keeper reported when this process spawned it itself (no launcher). */
+  const reportOfDirectSpawn = async (stateDir: string, encoded: Buffer, env: Record<string, string>): Promise<KeeperReport> => {
+    // The argv names only the state folder: `ps` is readable by every local user, and the
+    // spec (arguments, prompt, paths) goes through a pipe instead.
+    const keeper = spawn(keeperPath, [stateDir], {
+      // Its own session, so that sessiond's terminal or group signals do not reach it.
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
+      env,
+      // The keeper changes into the working directory itself, and checks where it landed.
+      cwd: '/',
+    });
+    const specChannel = keeper.stdio[4] as Writable | null | undefined;
+    // EPIPE when the keeper died first: its missing report says why.
+    specChannel?.on('error', () => undefined);
+    specChannel?.end(encoded);
+    try {
+      return await readReport(keeper).catch(async (err: unknown) => {
+        throw (await keeperMissing()) ?? err;
+      });
+    } finally {
+      // sessiond may exit while the session runs on under its keeper.
+      keeper.unref();
+    }
+  };
+
+  /**
+   * What the keeper reported when the launcher started it (the same argv, fds and environment as
+   * a direct spawn), or 'adopted' when the launcher died before answering: the keeper may run.
+   */
+  const reportThroughLauncher = async (via: KeeperLauncher, stateDir: string, encoded: Buffer, env: Record<string, string>): Promise<KeeperReport | 'adopted'> => {
+    let text: string;
+    try {
+      text = await via.start(stateDir, encoded, env, LAUNCH_TIMEOUT_MS);
+    } catch (err) {
+      if (err instanceof LauncherGone) return 'adopted';
+      throw new LaunchError(`cannot start keeper: ${(err as Error).message}`, { cause: err });
+    }
+    const newline = text.indexOf('\n');
+    if (newline < 0) {
+      // The likeliest silent death: no keeper program (no build, wrong path).
+      throw (await keeperMissing()) ?? new LaunchError('keeper exited without reporting');
+    }
+    const line = text.slice(0, newline);
+    try {
+      return JSON.parse(line) as KeeperReport;
+    } catch (err) {
+      throw new LaunchError(`keeper report is not JSON: ${line}`, { cause: err });
+    }
+  };
+
+  /** LaunchError "keeper program not found" when it is not there, else null. */
+  const keeperMissing = async (): Promise<LaunchError | null> => {
+    const present = await stat(keeperPath).then(
+      () => true,
+      () => false,
+    );
+    return present ? null : new LaunchError(`keeper program not found: ${keeperPath}`);
+  };
 
   const inspectLocal = async (h: LocalProcessHandle): Promise<ProcessState> => {
     const recorded = await readExit(h.state_dir);
@@ -412,39 +505,22 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       } catch (err) {
         throw new LaunchError((err as Error).message, { cause: err });
       }
-      // The argv names only the state folder: `ps` is readable by every local user, and the
-      // spec (arguments, prompt, paths) goes through a pipe instead.
-      const keeper = spawn(keeperPath, [files.stateDir], {
-        // Its own session, so that sessiond's terminal or group signals do not reach it.
-        detached: true,
-        stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
-        env: spec.env,
-        // The keeper changes into the working directory itself, and checks where it landed.
-        cwd: '/',
-      });
-      const specChannel = keeper.stdio[4] as Writable | null | undefined;
-      // EPIPE when the keeper died first: its missing report says why.
-      specChannel?.on('error', () => undefined);
-      specChannel?.end(encoded);
-      try {
-        const report = await readReport(keeper).catch(async (err: unknown) => {
-          // The likeliest silent death: no keeper program (no build, wrong path).
-          const present = await stat(keeperPath).then(() => true, () => false);
-          throw present ? err : new LaunchError(`keeper program not found: ${keeperPath}`, { cause: err });
-        });
-        if (!report.ok) throw launchErrorFor(spec, report);
-        const handle: LocalProcessHandle = {
-          pid: report.pid,
-          start_ticks: report.start_ticks,
-          keeper_pid: report.keeper_pid,
-          state_dir: files.stateDir,
-          ...(report.cgroup ? { cgroup: report.cgroup } : {}),
-        };
-        return handle;
-      } finally {
-        // sessiond may exit while the session runs on under its keeper.
-        keeper.unref();
+      const report = launcher ? await reportThroughLauncher(launcher, files.stateDir, encoded, spec.env) : await reportOfDirectSpawn(files.stateDir, encoded, spec.env);
+      if (report === 'adopted') {
+        // The launcher died with this start under way, after the keeper was born.
+        const adopted = await findKeeper(files.stateDir);
+        if (adopted) return adopted;
+        throw new LaunchError('the keeper launcher died before the keeper reported');
       }
+      if (!report.ok) throw launchErrorFor(spec, report);
+      const handle: LocalProcessHandle = {
+        pid: report.pid,
+        start_ticks: report.start_ticks,
+        keeper_pid: report.keeper_pid,
+        state_dir: files.stateDir,
+        ...(report.cgroup ? { cgroup: report.cgroup } : {}),
+      };
+      return handle;
     },
 
     async inspect(handle: ProcessHandle): Promise<ProcessState> {
@@ -507,26 +583,7 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
     },
 
     async find(sessionId: string): Promise<ProcessHandle | null> {
-      const { stateDir } = filesOf(sessionId);
-      // A keeper may have been started just before the service died and not have written
-      // keeper.json yet: while one is alive for this folder, give it a moment to do so.
-      const deadline = performance.now() + RECOVER_WAIT_MS;
-      let record: unknown = null;
-      for (;;) {
-        try {
-          record = JSON.parse(await readFile(join(stateDir, KEEPER_FILE), 'utf8'));
-          break;
-        } catch {
-          // No keeper.json (yet), or an unreadable one: adopt nothing unless a keeper is at work.
-          if (performance.now() >= deadline || !(await keeperRunningFor(stateDir))) return null;
-          await delay(KEEPER_FINISH_POLL_MS);
-        }
-      }
-      const r = record as Partial<LocalProcessHandle> & { cgroup?: unknown };
-      if (!isInt(r.pid) || !isInt(r.start_ticks) || !isInt(r.keeper_pid)) return null;
-      const handle: LocalProcessHandle = { pid: r.pid, start_ticks: r.start_ticks, keeper_pid: r.keeper_pid, state_dir: stateDir };
-      if (typeof r.cgroup === 'string' && isSessionCgroupDir(r.cgroup)) handle.cgroup = r.cgroup;
-      return handle;
+      return findKeeper(filesOf(sessionId).stateDir);
     },
 
     containment(): Containment {
@@ -536,6 +593,7 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
     async close(): Promise<void> {
       closed = true;
       ends.close();
+      launcher?.close();
       sleeps.cutAll();
     },
 

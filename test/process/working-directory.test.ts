@@ -90,7 +90,9 @@ t.test(`${LAUNCHES} sessions started while their folder flips to a symlink every
     }
   });
   t.comment(`flips: ${flips}; ran: ${outcome.ranIn.length}; refused (outside): ${outcome.refusedOutside}; other failures: ${outcome.otherFailures.length}`);
-  t.ok(flips > LAUNCHES, 'the folder flipped all along');
+  // Starts take a few ms each, so a round may be over within a dozen flips: flips while they ran
+  // (and starts that both ran and were refused, below) show the race was live.
+  t.ok(flips > 2, 'the folder flipped while the starts ran');
   const outside = outcome.ranIn.filter((dir) => !isInside(dir, where.root));
   t.same(outside, [], 'no session ran outside the roots (pwd -P)');
   t.ok(outcome.refusedOutside > 0, 'the race was hit: some starts found the symlink, and were refused');
