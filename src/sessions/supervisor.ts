@@ -138,7 +138,10 @@ export class Supervisor {
   async launched(id: string, observation: Extract<Observation, { kind: 'launched' }>): Promise<SessionRecord> {
     // The start's answer waits for the record, not for its started event: the journal keeps the
     // order of appends, so the event still follows created and comes before anything later.
-    const next = await this.observe(id, observation, { eventInBackground: true });
+    // Not forced to disk before the answer: a crash of the machine that took this write back
+    // would find the session `starting`, and start-up adopts its keeper from keeper.json, or
+    // fails it (the process died with the machine): as if the crash had come a moment earlier.
+    const next = await this.observe(id, observation, { eventInBackground: true, durable: false });
     if (next.status === 'running') this.options.processes.track(id, observation.handle);
     return next;
   }
@@ -176,7 +179,7 @@ export class Supervisor {
   async observe(
     id: string,
     observation: Observation | ((current: SessionRecord) => Promise<Observation> | Observation),
-    options: { eventInBackground?: boolean } = {},
+    options: { eventInBackground?: boolean; durable?: boolean } = {},
   ): Promise<SessionRecord> {
     const { store } = this.options;
     return this.locks.run(id, async () => {
@@ -186,7 +189,7 @@ export class Supervisor {
       const change = transition(current, seen, this.now());
       if (!change) return current;
       // The record first, so whoever hears the event and reads the session sees the change.
-      await this.write(change.record);
+      await this.write(change.record, options.durable !== false);
       if (isTerminalStatus(change.record.status)) this.ended(change.record);
       else if (change.record.status !== 'queued') this.markLive(change.record);
       if (change.event) {
@@ -210,9 +213,9 @@ export class Supervisor {
    * Writes a record; when the store cannot take it (a full or failing disk) the change is kept in
    * memory, answered by reads, and written later: a stop must never wait for disk space.
    */
-  private async write(record: SessionRecord): Promise<void> {
+  private async write(record: SessionRecord, durable = true): Promise<void> {
     try {
-      await this.options.store.put(record);
+      await this.options.store.put(record, { durable });
       this.unwritten.delete(record.id);
     } catch (err) {
       const failure = storeFailure(err, this.options.log);

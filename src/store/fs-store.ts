@@ -167,7 +167,7 @@ export class FsStore implements SessionStore {
     return record;
   }
 
-  async put(record: SessionRecord): Promise<void> {
+  async put(record: SessionRecord, options: { durable?: boolean } = {}): Promise<void> {
     const id = record.id;
     if (!isValidSessionId(id)) throw notFound(id);
     const json = toJson(record);
@@ -177,7 +177,7 @@ export class FsStore implements SessionStore {
       try {
         // The temporary file goes inside the session folder, so a deleted session's folder is
         // never recreated: opening the temporary file fails with ENOENT instead.
-        await writeFileAtomic(join(this.sessionDir(id), RECORD_FILE), json, { mode: FILE_MODE });
+        await writeFileAtomic(join(this.sessionDir(id), RECORD_FILE), json, { mode: FILE_MODE, durableRename: options.durable !== false });
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') {
           this.forget(id);

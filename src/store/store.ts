@@ -57,8 +57,13 @@ export interface SessionStore {
    * Records handed out are the index's own, frozen: read them, never change them.
    */
   get(id: string): Promise<SessionRecord | undefined>;
-  /** Replaces the record atomically. Throws StoreError `not_found` when the session was deleted. */
-  put(record: SessionRecord): Promise<void>;
+  /**
+   * Replaces the record atomically. Throws StoreError `not_found` when the session was deleted.
+   * With `durable: false` the new record is written whole but its replacing the old one is not
+   * forced to disk: a crash of the machine (never of the service) may bring back the record before
+   * it. For facts the runtime keeps too and start-up finds again (a launch: its keeper.json).
+   */
+  put(record: SessionRecord, options?: { durable?: boolean }): Promise<void>;
   /** Every readable record (frozen), in no particular order, from the index (no disk read, no copy). */
   list(): Promise<SessionRecord[]>;
   /**

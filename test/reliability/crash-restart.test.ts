@@ -123,10 +123,17 @@ t.test('records left in `starting` by a crash: failed without a process, adopted
   const never = await d.run('echo never; exit 0', { name: 'never confirmed' });
   const adopted = await d.run('echo adopted; sleep 600', { name: 'adopted' });
   const endedMeanwhile = await d.run('echo gone; exit 4', { name: 'ended meanwhile' });
+  // The record of a launch is not forced to disk before the start is answered: a crash of the
+  // machine can bring back `starting` while everything that ran died with the machine.
+  const machineCrash = await d.run('sleep 600', { name: 'machine crash' });
   await d.waitEnded(never.id);
   await d.waitEnded(endedMeanwhile.id);
   await readJsonWhenWritten(path.join(d.stateDir(adopted.id), 'keeper.json'));
+  const crashedKeeper = await readJsonWhenWritten(path.join(d.stateDir(machineCrash.id), 'keeper.json'));
   await d.server.kill('SIGKILL');
+  // Keeper first, so no exit.json is written: as if the power went.
+  process.kill(crashedKeeper.keeper_pid as number, 'SIGKILL');
+  process.kill(machineCrash.pid as number, 'SIGKILL');
 
   // As the service leaves a record when it dies between writing it and recording the launch.
   const asStarting = (record: Record<string, unknown>) => {
@@ -142,7 +149,7 @@ t.test('records left in `starting` by a crash: failed without a process, adopted
       stop_requested_at: null,
     });
   };
-  for (const id of [never.id, adopted.id, endedMeanwhile.id]) await d.editRecord(id, asStarting);
+  for (const id of [never.id, adopted.id, endedMeanwhile.id, machineCrash.id]) await d.editRecord(id, asStarting);
   // `never`: no trace of a launch at all.
   await rm(path.join(d.stateDir(never.id), 'keeper.json'));
   await rm(path.join(d.stateDir(never.id), 'exit.json'));
@@ -162,6 +169,10 @@ t.test('records left in `starting` by a crash: failed without a process, adopted
 
   t.match((await d.request('GET', `/v1/sessions/${endedMeanwhile.id}`)).json(), { status: 'exited', exit_code: 4, pid: endedMeanwhile.pid }, 'adopted, then found ended with its status');
 
+  const lost = (await d.waitEnded(machineCrash.id)) as Record<string, unknown>;
+  t.match(lost, { exit_code: null, exit_signal: null }, `after a machine crash: ended, status unknown (${lost.status})`);
+  t.notOk(await isRunning(machineCrash.pid), 'nothing of it runs');
+
   const listed = (await d.request('GET', '/v1/sessions?status=starting')).json();
   t.same(listed.items, [], 'nothing is left pretending to start');
 
@@ -176,7 +187,7 @@ t.test('records left in `starting` by a crash: failed without a process, adopted
   const again = (await d.request('GET', '/v1/sessions')).json().items as Array<Record<string, unknown>>;
   t.same(
     Object.fromEntries(again.map((s) => [s.id, s.status])),
-    { [never.id]: 'failed', [adopted.id]: 'stopped', [endedMeanwhile.id]: 'exited' },
+    { [never.id]: 'failed', [adopted.id]: 'stopped', [endedMeanwhile.id]: 'exited', [machineCrash.id]: lost.status },
   );
   const record = JSON.parse(await readFile(path.join(d.sessionDir(never.id), 'session.json'), 'utf8'));
   t.equal(record.status, 'failed', 'persisted');
