@@ -94,6 +94,8 @@ export interface LocalProcessAdapterOptions {
   files?: SessionFilesOf;
   /** What `prepare` checks a command and its directories against. Default: anything, anywhere. */
   checks?: HostChecks;
+  /** A keeper that has not reported by then is stuck: it is killed and the launch fails. Default 10 s. */
+  launchTimeoutMs?: number;
 }
 
 /** How long find() waits for a keeper that is alive but has not written keeper.json yet. */
@@ -184,13 +186,21 @@ async function liveChildren(pid: number): Promise<number[]> {
   return states.filter((stat) => stat !== null && stat.ppid === pid && stat.state !== 'Z').map((stat) => stat!.pid);
 }
 
-/** Whether some live keeper was started for `stateDir` (its argv names the folder). */
-async function keeperRunningFor(stateDir: string): Promise<boolean> {
+/** The live keepers started for `stateDir` (their argv names the folder). */
+async function keepersFor(stateDir: string, firstOnly = false): Promise<number[]> {
   const pids = (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name)).map(Number);
+  const found: number[] = [];
   for (const pid of pids) {
-    if (isKeeperFor(await readCmdline(pid).catch(() => null), stateDir)) return true;
+    if (!isKeeperFor(await readCmdline(pid).catch(() => null), stateDir)) continue;
+    found.push(pid);
+    if (firstOnly) break;
   }
-  return false;
+  return found;
+}
+
+/** Whether some live keeper was started for `stateDir`. */
+async function keeperRunningFor(stateDir: string): Promise<boolean> {
+  return (await keepersFor(stateDir, true)).length > 0;
 }
 
 function launchErrorFor(spec: LaunchSpec, report: Extract<KeeperReport, { ok: false }>): LaunchError {
@@ -222,7 +232,7 @@ function chooseContainment(want: 'auto' | Containment, log: AdapterLog | undefin
 }
 
 /** Reads the keeper's one-line report from fd 3. Rejects with LaunchError if it never comes. */
-function readReport(keeper: ChildProcess): Promise<KeeperReport> {
+function readReport(keeper: ChildProcess, timeoutMs: number): Promise<KeeperReport> {
   return new Promise((resolve, reject) => {
     const channel = keeper.stdio[3] as Readable | null | undefined;
     let text = '';
@@ -237,9 +247,9 @@ function readReport(keeper: ChildProcess): Promise<KeeperReport> {
     const timer = setTimeout(() => {
       settle(() => {
         keeper.kill('SIGKILL');
-        reject(new LaunchError(`keeper did not report within ${LAUNCH_TIMEOUT_MS} ms`));
+        reject(new LaunchError(`keeper did not report within ${timeoutMs} ms`));
       });
-    }, LAUNCH_TIMEOUT_MS);
+    }, timeoutMs);
 
     keeper.on('error', (err) => settle(() => reject(new LaunchError(`cannot start keeper: ${err.message}`, { cause: err }))));
     // 'close' comes after the keeper exited and its fd 3 reached EOF, so a report is never lost to it.
@@ -281,6 +291,7 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
       throw new LaunchError('this adapter was made without a place for session files');
     });
   const checks = options.checks ?? OPEN_CHECKS;
+  const launchTimeoutMs = options.launchTimeoutMs ?? LAUNCH_TIMEOUT_MS;
   const runAs = options.runAs ?? null;
   const refusal = runAsRefusal(runAs);
   if (refusal !== null) throw new Error(refusal);
@@ -351,7 +362,7 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
     specChannel?.on('error', () => undefined);
     specChannel?.end(encoded);
     try {
-      return await readReport(keeper).catch(async (err: unknown) => {
+      return await readReport(keeper, launchTimeoutMs).catch(async (err: unknown) => {
         throw (await keeperMissing()) ?? err;
       });
     } finally {
@@ -367,9 +378,17 @@ export function createLocalProcessAdapter(options: LocalProcessAdapterOptions = 
   const reportThroughLauncher = async (via: KeeperLauncher, stateDir: string, encoded: Buffer, env: Record<string, string>): Promise<KeeperReport | 'adopted'> => {
     let text: string;
     try {
-      text = await via.start(stateDir, encoded, env, LAUNCH_TIMEOUT_MS);
+      text = await via.start(stateDir, encoded, env, launchTimeoutMs);
     } catch (err) {
       if (err instanceof LauncherGone) return 'adopted';
+      // Stuck (it never reported): killed, as a directly spawned keeper is, so nothing starts late.
+      for (const pid of await keepersFor(stateDir)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Gone meanwhile.
+        }
+      }
       throw new LaunchError(`cannot start keeper: ${(err as Error).message}`, { cause: err });
     }
     const newline = text.indexOf('\n');

@@ -71,3 +71,26 @@ t.test('without the launcher program the keepers are spawned by the service itse
   t.same(await launchers(), [], 'no launcher');
   t.same(await f.adapter.inspect(handle), { state: 'running' });
 });
+
+for (const via of ['the launcher', 'a direct spawn'] as const) {
+  t.test(`a keeper that never reports is killed after the launch timeout (${via}), and the launch fails`, async (t) => {
+    const probe = await fixture(t);
+    const stuck = path.join(probe.dir, 'stuck', 'sessiond-keeper');
+    await fs.mkdir(path.dirname(stuck));
+    await fs.writeFile(stuck, '#!/bin/sh\nwhile :; do sleep 0.05; done\n', { mode: 0o755 });
+    const f = await fixture(t, { keeperPath: stuck, launchTimeoutMs: 300, ...(via === 'a direct spawn' ? { launcherPath: null } : {}) });
+    const spec = f.spec('sleep', ['60']);
+    const failure = await f.adapter.launch(spec).then(
+      () => null,
+      (err: unknown) => err as Error,
+    );
+    t.match(failure?.message, /did not report within 300 ms/, 'the launch fails, saying why');
+    const pids = (await fs.readdir('/proc')).filter((name) => /^\d+$/.test(name)).map(Number);
+    const keepers = async () => {
+      const found: number[] = [];
+      for (const pid of pids) if ((await readCmdline(pid).catch(() => null))?.at(-1) === spec.stateDir) found.push(pid);
+      return found;
+    };
+    t.ok(await eventually(async () => ((await keepers()).length === 0 ? true : undefined)), 'and the stuck keeper is gone');
+  });
+}
