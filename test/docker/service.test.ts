@@ -109,7 +109,7 @@ t.test("a container session's logs have the same time, order, resume and cap as 
   await timed.untilEnd(30_000);
   const times = timed.lines('stderr').map((line) => Date.parse(line.slice(0, 24)));
   t.equal(times.length, 4, 'the four stderr lines, each with its time');
-  t.ok(times.every((time, i) => i === 0 || time - (times[i - 1] as number) >= 200), `stamped when written, about 300 ms apart: ${times.map((x) => x - (times[0] as number)).join(', ')}`);
+  t.ok(times.every((time, i) => i === 0 || time - (times[i - 1] as number) >= 150), `stamped when written, about 300 ms apart: ${times.map((x) => x - (times[0] as number)).join(', ')}`);
 
   // Resume from an event id: exactly what came after it.
   const first = live.events.find((e) => e.event === 'stdout' && e.data === 'out 1');

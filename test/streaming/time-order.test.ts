@@ -62,7 +62,7 @@ t.test('interleaved stdout and stderr: replayed in written order, with the times
   t.same(rows.map((r) => `${r.stream}:${r.text}`), expected, 'timestamps=true: the same lines, each prefixed with an RFC 3339 UTC time (ms) and one space');
   const outs = rows.filter((r) => r.stream === 'stdout').map((r) => r.time);
   const gaps = outs.slice(1).map((time, i) => time - (outs[i] as number));
-  t.ok(gaps.every((gap) => gap >= 250 && gap < 2000), `stdout lines about 300 ms apart: ${gaps.join(', ')} ms`);
+  t.ok(gaps.every((gap) => gap >= 150 && gap < 2000), `stdout lines about 300 ms apart: ${gaps.join(', ')} ms`);
   t.ok(rows.every((r, i) => i === 0 || r.time >= (rows[i - 1] as { time: number }).time), 'times grow in written order');
   t.ok((outs.at(-1) as number) - (outs[0] as number) >= 7 * 250, 'times of writing: a replay read in one go still spans the 2+ seconds of writing');
 
@@ -102,7 +102,10 @@ t.test('a line written in two pieces takes the time of its first piece', async (
   const res = await request(`${server.url}/v1/sessions/${session.id}/logs/stdout?timestamps=true`);
   const [[first, text] = [0, ''], [next] = [0]] = res.body.toString().split('\n').filter(Boolean).map(stamped);
   t.equal(text, 'first piece second piece', 'one line, bytes as written');
-  t.ok(next - first >= 450, `its time is the first piece's, ${next - first} ms before the next line`);
+  // The second piece's time would be a few ms before the next line; the first piece's is the
+  // 500 ms pause earlier, less however late a loaded machine noticed the first piece (times are
+  // as observed): half the pause tells the two apart.
+  t.ok(next - first >= 250, `its time is the first piece's, ${next - first} ms before the next line`);
   const sse = await replay(server, session.id, 'from=start&timestamps=true');
   t.equal(stamped((sse[0] as string).slice(7))[0], first, 'the SSE stream gives it the same time');
 });
