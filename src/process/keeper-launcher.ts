@@ -79,10 +79,12 @@ export class KeeperLauncher {
 
   private running(): ChildProcess {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) return this.child;
-    const child = spawn(this.launcherPath, [this.keeperPath], { stdio: ['pipe', 'pipe', 'ignore'], cwd: '/' });
+    // An empty environment: the service's own (its tokens, say) is nobody else's business, and
+    // each keeper gets the sessions' filtered one with its request.
+    const child = spawn(this.launcherPath, [this.keeperPath], { stdio: ['pipe', 'pipe', 'ignore'], cwd: '/', env: {} });
     this.child = child;
     this.pending = Buffer.alloc(0);
-    // It must not keep the service alive, nor die with a service's terminal signal before it.
+    // It never keeps the service alive (see the pipes below).
     child.unref();
     (child.stdout as Readable).on('data', (chunk: Buffer) => this.onAnswers(chunk));
     const gone = (why: string) => {

@@ -94,3 +94,17 @@ for (const via of ['the launcher', 'a direct spawn'] as const) {
     t.ok(await eventually(async () => ((await keepers()).length === 0 ? true : undefined)), 'and the stuck keeper is gone');
   });
 }
+
+t.test("the launcher has an empty environment: the service's own (tokens) is not readable through it", async (t) => {
+  const f = await fixture(t);
+  process.env.SESSIOND_TEST_SECRET_FOR_LAUNCHER = 'do-not-leak';
+  t.teardown(() => {
+    delete process.env.SESSIOND_TEST_SECRET_FOR_LAUNCHER;
+  });
+  const handle = await f.launch('sleep', ['60']);
+  const launcher = (await readProcStat(handle.keeper_pid))?.ppid as number;
+  // (tap adds its own coverage variables to every child it sees spawned; nothing else is there.)
+  const environ = (await fs.readFile(`/proc/${launcher}/environ`, 'utf8')).split('\0').filter((entry) => entry !== '' && !/^(_TAPJS_|NODE_OPTIONS=)/.test(entry));
+  t.same(environ, [], 'nothing of the service in its environment');
+  t.notOk((await fs.readFile(`/proc/${handle.keeper_pid}/environ`, 'utf8')).includes('do-not-leak'), 'nor in the keeper\'s');
+});
