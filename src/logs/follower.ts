@@ -1,6 +1,7 @@
 // LogFollower: one reader's position in one log, read through the store (never by path), in
-// bounded chunks, through a reader that keeps the log open (close the follower when done). It knows nothing of HTTP; SSE and raw follow both read through it. A log the
-// store refuses to read (replaced by a link...) throws log_unavailable and the stream ends.
+// bounded chunks, through a reader that keeps the log open (close the follower when done). It
+// knows nothing of HTTP; SSE and raw follow both read through it. A log the store refuses to read
+// (replaced by a link...) throws log_unavailable and the stream ends.
 // Bytes the cap dropped (retained.ts) are never given out: a read is checked against the window
 // AFTER it is made, so one that raced a punch is thrown away rather than served as zeros.
 import { guardLogRead } from '../sessions/session-logs.js';
@@ -117,7 +118,8 @@ export class LogFollower {
   private async attempt(offset: number, maxBytes: number, into: Buffer | undefined): Promise<Attempt> {
     // A replay far from the end need not measure the log before each chunk: a whole chunk proves
     // it is still there (a short one falls back to measuring, which also notices a truncation).
-    if (this.lastSize - offset >= maxBytes) {
+    const far = this.lastSize - offset >= maxBytes;
+    if (far) {
       const chunk = await this.readLog(offset, offset + maxBytes, into);
       if (chunk.length === maxBytes && offset >= (await this.retainedFrom())) {
         return { read: { kind: 'data', chunk }, offset: offset + maxBytes, size: this.lastSize };
@@ -125,7 +127,8 @@ export class LogFollower {
     }
     // At or near the end (following live): the fresh bytes are read first, one read away from the
     // wake-up that announced them; the log is measured only when nothing came (truncated? idle?).
-    if (this.lastSize >= 0) {
+    // A replay whose whole chunk came short is measured at once, not read a second time.
+    if (this.lastSize >= 0 && !far) {
       const chunk = await this.readLog(offset, offset + maxBytes, into, this.caughtUp);
       if (chunk.length > 0) {
         // Checked after the read, as below: bytes punched meanwhile read as zeros, never as data.

@@ -9,10 +9,7 @@ import { buildArgs, checkAgentRequest, type Resume } from './commands.js';
 import { SessionError } from './errors.js';
 
 export interface AdmissionConfig {
-  allowedCommands: string[];
-  workspaceRoots: string[];
   defaultCommand: string;
-  childEnv: Record<string, string>;
   runtimes: RuntimeName[];
   defaultRuntime: RuntimeName;
   dockerImages: string[];

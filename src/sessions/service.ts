@@ -31,6 +31,9 @@ import { createViewCache } from './view-cache.js';
 export type { RawLog };
 
 export interface ServiceConfig extends AdmissionConfig, LimitDefaults {
+  /** The sessions' filtered environment. */
+  childEnv: Record<string, string>;
+  workspaceRoots: string[];
   stopGraceMs: number;
   maxRunning: number;
   dataDir: string;
