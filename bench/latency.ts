@@ -132,7 +132,8 @@ export async function liveLatency(sd: Sessiond, root: string): Promise<Row[]> {
     const name = client === 'sse' ? 'SSE /logs/stream' : 'raw /logs/stdout?follow';
     const lines = `${pass.client.count}/${LINES} lines${pass.client.duplicates ? `, ${pass.client.duplicates} dup` : ''}`;
     rows.push({ what: `live latency p50 (ms), ${name}`, sessiond: `${fmt(ours.p50)} (${lines})`, reference: `${fmt(ref.p50)} (tail -F, same file)`, ratio: ours.p50 / ref.p50, goal: '' });
-    rows.push({ what: `live latency p99 (ms), ${name}`, sessiond: fmt(ours.p99), reference: `${fmt(ref.p99)} (tail -F, same file)`, ratio: ours.p99 / ref.p99, goal: '' });
+    // The goal is absolute for this run: twice tail -F's p99 plus 1 ms (one more process hop).
+    rows.push({ what: `live latency p99 (ms), ${name}`, sessiond: fmt(ours.p99), reference: `${fmt(ref.p99)} (tail -F, same file)`, ratio: ours.p99 / ref.p99, goal: `<= ${fmt(2 * ref.p99 + 1)} ms` });
   }
   return rows;
 }

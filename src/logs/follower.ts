@@ -61,6 +61,11 @@ export class LogFollower {
   lastSize = -1;
   /** A read found nothing new since: what comes next was written just now (a fresh read). */
   private caughtUp = false;
+  /**
+   * The last read reached the end of the log as it was then (it came short, or found nothing).
+   * A live follower need not read again at once: whatever is written after it wakes it anyway.
+   */
+  atEnd = false;
 
   constructor(
     private readonly store: SessionStore,
@@ -98,6 +103,7 @@ export class LogFollower {
     }
     const attempt = await this.attempt(this.offset, maxBytes, into);
     this.offset = attempt.offset;
+    this.atEnd = attempt.read.kind === 'idle' || (attempt.read.kind === 'data' && attempt.read.chunk.length < maxBytes);
     if (attempt.read.kind !== 'data') this.release();
     return attempt.read;
   }

@@ -89,9 +89,11 @@ export class LogIndexer {
   }
 
   private seen(id: string, entry: Tracked, stream: LogStreamName): void {
-    // The time is taken when the change is reported, not when the note is written.
+    // The time is taken when the change is reported, not when the note is written. The note is
+    // written after the followers woken by the same change have sent its bytes (setImmediate
+    // runs after them), and once for all the changes seen meanwhile.
     entry.queue.push({ stream, t: this.now() });
-    void this.drain(id, entry);
+    if (entry.queue.length === 1) setImmediate(() => void this.drain(id, entry));
   }
 
   private poll(): void {

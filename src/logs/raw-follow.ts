@@ -57,6 +57,8 @@ export async function runRawFollow(options: RawFollowOptions): Promise<void> {
         const out = prefixer ? await prefixer.push(read.chunk) : read.chunk;
         if (!open()) break;
         if (!res.write(out)) await drained(res);
+        // Read to the end of the log while the session lives: the next bytes wake us.
+        if (follower.atEnd && !ended) await wakeup.sleep(Number.POSITIVE_INFINITY);
         continue;
       }
       // A truncated log simply goes on from its new end: raw bytes have no way to say so.

@@ -214,8 +214,11 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
       }
       const changed = followed.takeStatus();
       if (changed) await writer.write(formatEvent('status', [JSON.stringify(changed)]));
-      // More is on disk: keep reading. A read ending mid-line is not a partial line yet.
-      if (progressed) continue;
+      // More is on disk: keep reading. A read ending mid-line is not a partial line yet. Every
+      // lane read to the end of its log while the session lives: nothing to read until the next
+      // wake-up (one more read now would find nothing and cost a measure of each log per line).
+      const caughtUp = lanes.every((lane) => lane.follower.atEnd) && !hasEnded(followed.latest);
+      if (progressed && !caughtUp) continue;
       if (endedBeforePass) {
         // Nothing more will be written: even an unfinished last character goes out (as U+FFFD),
         // so every byte has been sent and the last id is the size of the log.

@@ -2,8 +2,8 @@
 // and shared read handles, one open descriptor per log however many readers follow it. A live
 // read is then one pread of the fresh bytes, not open + stat + read + close each time (what the
 // latency of a followed log is made of), and 300 followers of one log hold one descriptor.
-import { constants as fsConstants, readSync, type Stats } from 'node:fs';
-import { lstat, open, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants, lstatSync, readSync, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { errnoCode } from './atomic-write.js';
 import { ioError, isMissing, StoreError } from './errors.js';
 import type { LogReader, LogStreamName } from './store.js';
@@ -82,7 +82,9 @@ class SharedLog {
   async size(): Promise<number> {
     let s: Stats;
     try {
-      s = await lstat(this.file);
+      // On the spot: a live follower measures its log after every chunk it catches up to, and a
+      // thread pool round trip per chunk cost more than the lstat itself (a cached dentry).
+      s = lstatSync(this.file);
     } catch (err) {
       if (isMissing(err)) {
         // Deleted: a missing log is empty, and the deleted file is not read on.
