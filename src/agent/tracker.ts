@@ -10,7 +10,7 @@ import type { Session, SessionRecord } from '../../schemas/session.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { LogHub } from '../logs/hub.js';
 import { guardLogRead } from '../sessions/session-logs.js';
-import type { SessionStore } from '../store/store.js';
+import type { ListedRecord, SessionStore } from '../store/store.js';
 import { INITIAL_NAMES, NameTable, decodeRecords, encodeRecords, type IndexEntry } from './index-records.js';
 import { IndexGapError, RECORD_BYTES, type AgentCheckpoint, type AgentIndexStore } from './index-store.js';
 import { LineParser, type LineFact } from './line-parser.js';
@@ -86,7 +86,7 @@ export class AgentTracker {
    * Called once at start-up, after the supervisor has reconciled: follows the live agent sessions,
    * and from now on every agent session that starts; forgets deleted ones.
    */
-  start(records: readonly SessionRecord[], changes: EventEmitter<{ change: [{ type: string; session: Session }] }>): void {
+  start(records: readonly ListedRecord[], changes: EventEmitter<{ change: [{ type: string; session: Session }] }>): void {
     for (const record of records) {
       if (record.agent !== null && (record.status === 'starting' || record.status === 'running')) this.follow(record.id);
     }

@@ -4,23 +4,24 @@
 // comparing each with the journal's last event for it, and names the event to append. A record
 // whose last change is older than everything the journal keeps is left alone (pruned, not lost).
 import type { EventType, LifecycleEvent } from '../../schemas/events.js';
-import { isTerminalStatus, type SessionRecord } from '../../schemas/session.js';
+import { isTerminalStatus } from '../../schemas/session.js';
 import type { EventJournal } from '../events/journal.js';
+import type { ListedRecord } from '../store/store.js';
 
 const PAGE = 1000;
 
 /** The event a record's current status was announced with. */
-export function eventFor(record: SessionRecord): EventType {
+export function eventFor(record: ListedRecord): EventType {
   if (isTerminalStatus(record.status)) return 'session.ended';
   return record.status === 'running' ? 'session.started' : 'session.created';
 }
 
 /** When the record last changed status, as far as the record tells. */
-function changedAt(record: SessionRecord): string {
+function changedAt(record: ListedRecord): string {
   return (isTerminalStatus(record.status) ? record.stopped_at : null) ?? record.started_at;
 }
 
-export async function missingEvents(journal: EventJournal, records: SessionRecord[]): Promise<SessionRecord[]> {
+export async function missingEvents<R extends ListedRecord>(journal: EventJournal, records: R[]): Promise<R[]> {
   const last = new Map<string, LifecycleEvent>();
   let oldest: LifecycleEvent | undefined;
   for (let after = journal.oldestSeq() - 1; ; ) {

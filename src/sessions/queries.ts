@@ -5,18 +5,18 @@
 // records that order holds and the other filters skip, never a sort or copy of every record.
 import type { ListSessionsQuery } from '../../schemas/requests.js';
 import { labelsMatch, parseLabelSelector } from '../../schemas/labels.js';
-import type { SessionRecord } from '../../schemas/session.js';
+import type { ListedRecord } from '../store/store.js';
 import { listKey, type ListKey, type ListPosition } from '../store/list-index.js';
 import { decodeCursor, encodeCursor, newestFirst } from './list-order.js';
 
 export interface Page {
-  items: SessionRecord[];
+  items: ListedRecord[];
   next_cursor: string | null;
 }
 
 /** Records in listing order (all, or those under one filter key), starting just after `after`. */
 export interface OrderedSource {
-  newestFirst(after: ListPosition | undefined, key?: ListKey): Iterable<SessionRecord>;
+  newestFirst(after: ListPosition | undefined, key?: ListKey): Iterable<ListedRecord>;
   /** How many records are under `key` (all without one); Infinity: walk the whole listing instead. */
   count(key?: ListKey): number;
 }
@@ -24,18 +24,18 @@ export interface OrderedSource {
 export function listPage(source: OrderedSource, query: ListSessionsQuery): Page {
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   const matches = matcher(query);
-  const items: SessionRecord[] = [];
+  const items: ListedRecord[] = [];
   for (const record of narrowest(source, query, after)) {
     if (!matches(record)) continue;
-    if (items.length === query.limit) return { items, next_cursor: encodeCursor(items[items.length - 1] as SessionRecord) };
+    if (items.length === query.limit) return { items, next_cursor: encodeCursor(items[items.length - 1] as ListedRecord) };
     items.push(record);
   }
   return { items, next_cursor: null };
 }
 
 /** The smallest ordered walk that holds every record the query can match. */
-function narrowest(source: OrderedSource, query: ListSessionsQuery, after: ListPosition | undefined): Iterable<SessionRecord> {
-  let best: { count: number; walk: () => Iterable<SessionRecord> } = { count: source.count(), walk: () => source.newestFirst(after) };
+function narrowest(source: OrderedSource, query: ListSessionsQuery, after: ListPosition | undefined): Iterable<ListedRecord> {
+  let best: { count: number; walk: () => Iterable<ListedRecord> } = { count: source.count(), walk: () => source.newestFirst(after) };
   const consider = (keys: ListKey[]) => {
     const count = keys.reduce((sum, key) => sum + source.count(key), 0);
     if (count < best.count) best = { count, walk: () => (keys.length === 1 ? source.newestFirst(after, keys[0]) : merged(keys.map((key) => source.newestFirst(after, key)))) };
@@ -50,24 +50,24 @@ function narrowest(source: OrderedSource, query: ListSessionsQuery, after: ListP
 }
 
 /** Several walks in listing order merged into one (a handful of them: a linear pick per record is enough). */
-function* merged(walks: Iterable<SessionRecord>[]): Generator<SessionRecord, void, undefined> {
+function* merged(walks: Iterable<ListedRecord>[]): Generator<ListedRecord, void, undefined> {
   const iterators = walks.map((walk) => walk[Symbol.iterator]());
   const heads = iterators.map((it) => it.next());
   for (;;) {
     let best = -1;
     for (let i = 0; i < heads.length; i++) {
-      const head = heads[i] as IteratorResult<SessionRecord>;
+      const head = heads[i] as IteratorResult<ListedRecord>;
       if (head.done) continue;
-      if (best < 0 || newestFirst(head.value, (heads[best] as IteratorYieldResult<SessionRecord>).value) < 0) best = i;
+      if (best < 0 || newestFirst(head.value, (heads[best] as IteratorYieldResult<ListedRecord>).value) < 0) best = i;
     }
     if (best < 0) return;
-    yield (heads[best] as IteratorYieldResult<SessionRecord>).value;
-    heads[best] = (iterators[best] as Iterator<SessionRecord>).next();
+    yield (heads[best] as IteratorYieldResult<ListedRecord>).value;
+    heads[best] = (iterators[best] as Iterator<ListedRecord>).next();
   }
 }
 
 /** An ordered source over a plain array (records not in the store's index yet): sorts it once per walk. */
-export function sortedSource(records: readonly SessionRecord[]): OrderedSource {
+export function sortedSource(records: readonly ListedRecord[]): OrderedSource {
   return {
     newestFirst: (after) => {
       const rest = after ? records.filter((r) => newestFirst(r, after) > 0) : [...records];
@@ -78,7 +78,7 @@ export function sortedSource(records: readonly SessionRecord[]): OrderedSource {
   };
 }
 
-function matcher(query: ListSessionsQuery): (record: SessionRecord) => boolean {
+function matcher(query: ListSessionsQuery): (record: ListedRecord) => boolean {
   const statuses = query.status && query.status.length > 0 ? new Set<string>(query.status) : null;
   const labels = parseLabelSelector(query.label);
   const anyLabels = Object.keys(labels).length > 0;

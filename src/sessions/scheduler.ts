@@ -4,6 +4,7 @@
 // deletes ended sessions once they are old enough. Timers only: nothing here runs per request.
 import { isTerminalStatus, type SessionRecord } from '../../schemas/session.js';
 import type { StopReason } from './transitions.js';
+import type { ListedRecord } from '../store/store.js';
 
 export interface SchedulerOptions {
   clock: () => Date;
@@ -12,7 +13,7 @@ export interface SchedulerOptions {
   /** The records of the live sessions (starting or running). */
   live(): Promise<SessionRecord[]>;
   /** Every record (for the retention sweep). */
-  all(): Promise<SessionRecord[]>;
+  all(): Promise<ListedRecord[]>;
   /** The last output seen of a live session (ms), or null. */
   lastActivityMs(id: string): number | null;
   /** Ends a session gracefully, with the reason. */
@@ -41,7 +42,7 @@ export function limitReached(record: SessionRecord, now: number, lastActivityMs:
 }
 
 /** Whether an ended session is old enough to go. */
-export function expired(record: SessionRecord, now: number, retentionMs: number): boolean {
+export function expired(record: ListedRecord, now: number, retentionMs: number): boolean {
   if (retentionMs <= 0 || !isTerminalStatus(record.status) || record.stopped_at === null) return false;
   return now - Date.parse(record.stopped_at) >= retentionMs;
 }

@@ -375,7 +375,7 @@ export class SessionService {
     const { store } = this;
     const source = supervisor.unwrittenCount === 0 ? { newestFirst: store.ordered.bind(store), count: store.orderedCount.bind(store) } : sortedSource(await supervisor.currentAll());
     const page = listPage(source, query);
-    return { items: page.items.map((r) => supervisor.view(r)), next_cursor: page.next_cursor };
+    return { items: (await store.complete(page.items)).map((r) => supervisor.view(r)), next_cursor: page.next_cursor };
   }
 
   /**

@@ -10,7 +10,7 @@ import { isTerminalStatus, type Session, type SessionRecord } from '../../schema
 import type { EventJournal } from '../events/journal.js';
 import { KeyedLock } from '../keyed-lock.js';
 import type { ProcessAdapter, ProcessState } from '../process/adapter.js';
-import type { SessionStore } from '../store/store.js';
+import type { ListedRecord, SessionStore } from '../store/store.js';
 import { sessionNotFound, storeFailure } from './errors.js';
 import { eventFor, missingEvents } from './journal-catch-up.js';
 import { findReport } from './report.js';
@@ -88,13 +88,13 @@ export class Supervisor {
     // The promise is returned for adapters that want to know when the end is recorded (the fake).
     this.stopWatching = processes.watch((id, state) => this.onEnded(id, state));
     const records = await store.list();
-    for (const record of await missingEvents(this.options.journal, records)) {
+    for (const record of await store.complete(await missingEvents(this.options.journal, records))) {
       this.options.log.warn({ id: record.id, status: record.status }, 'recording an event the service did not get to append before it stopped');
       await this.record(eventFor(record), record);
     }
-    for (const record of records) {
-      // Queued sessions have no process to look at: the service's queue starts them.
-      if (isTerminalStatus(record.status) || record.status === 'queued') continue;
+    // Queued sessions have no process to look at: the service's queue starts them.
+    const live = await store.complete(records.filter((record) => !isTerminalStatus(record.status) && record.status !== 'queued'));
+    for (const record of live) {
       this.markLive(record);
       await this.reconcile(record).catch((err: unknown) => {
         this.options.log.error({ err, id: record.id }, 'could not reconcile a session at start-up');
@@ -260,7 +260,7 @@ export class Supervisor {
   }
 
   /** Every record as the service knows it (for lists). */
-  async currentAll(): Promise<SessionRecord[]> {
+  async currentAll(): Promise<ListedRecord[]> {
     const records = await this.options.store.list();
     if (this.unwritten.size === 0) return records;
     return records.map((record) => this.unwritten.get(record.id) ?? record);

@@ -11,11 +11,12 @@ import { MetadataSchema, SessionRecordSchema, type Metadata, type SessionRecord 
 import { errnoCode, fsyncDir, writeDurableFile, writeFileAtomic } from './atomic-write.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { deepFreeze, frozenCopy } from './frozen.js';
+import { listedOf, WholeRecords } from './ended-records.js';
 import { SessionListIndex, type ListKey, type ListPosition } from './list-index.js';
 import { ioError, isMissing, StoreError } from './errors.js';
 import { checkLogFile, LOG_READ_FLAGS, SharedLogReaders, unsafeLog } from './log-files.js';
 import { logReaderOf } from './log-reader.js';
-import type { LogLocation, LogReader, LogStat, LogStreamName, SessionStore } from './store.js';
+import type { ListedRecord, LogLocation, LogReader, LogStat, LogStreamName, SessionStore } from './store.js';
 
 /** The part of a pino logger the store uses. */
 export interface StoreLogger {
@@ -52,7 +53,10 @@ const LOG_FILES: Readonly<Record<LogStreamName, string>> = { stdout: 'stdout.log
 
 export class FsStore implements SessionStore {
   private readonly sessionsDir: string;
-  private readonly index = new Map<string, SessionRecord>();
+  /** The records, an ended session's without its args (ended-records.ts). */
+  private readonly index = new Map<string, ListedRecord>();
+  /** Whole records of ended sessions read back lately. */
+  private readonly wholes = new WholeRecords((id) => this.readArgs(id));
   /** The same records in listing order, kept beside the map on every change. */
   private readonly order = new SessionListIndex();
   /** Ids whose folder exists but whose session.json could not be read at init. */
@@ -163,8 +167,8 @@ export class FsStore implements SessionStore {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     if (!isValidSessionId(id)) return undefined;
-    const record = this.index.get(id);
-    return record;
+    const listed = this.index.get(id);
+    return listed && this.wholes.of(listed);
   }
 
   async put(record: SessionRecord, options: { durable?: boolean } = {}): Promise<void> {
@@ -191,12 +195,21 @@ export class FsStore implements SessionStore {
     });
   }
 
-  async list(): Promise<SessionRecord[]> {
+  async list(): Promise<ListedRecord[]> {
     return Array.from(this.index.values());
   }
 
-  ordered(after?: ListPosition, key?: ListKey): Iterable<SessionRecord> {
+  ordered(after?: ListPosition, key?: ListKey): Iterable<ListedRecord> {
     return this.order.newestFirst(after, key);
+  }
+
+  async complete(records: readonly ListedRecord[]): Promise<SessionRecord[]> {
+    const out: SessionRecord[] = [];
+    for (const record of records) {
+      const whole = this.wholes.of(record);
+      if (whole) out.push(whole);
+    }
+    return out;
   }
 
   orderedCount(key?: ListKey): number {
@@ -445,14 +458,36 @@ export class FsStore implements SessionStore {
   }
 
   private setIndexed(record: SessionRecord): void {
-    this.order.set(record, this.index.get(record.id));
-    this.index.set(record.id, record);
+    const listed = listedOf(record);
+    this.order.set(listed, this.index.get(record.id));
+    this.index.set(record.id, listed);
+    this.wholes.remember(listed, record);
+  }
+
+  /**
+   * An ended session's args, read back from its session.json (on the spot: a few KB, as a list
+   * page or GET of an ended session needs them). Undefined when the session is gone.
+   */
+  private readArgs(id: string): string[] | undefined {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(join(this.sessionDir(id), RECORD_FILE), 'utf8'));
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw ioError(err, `cannot read the record of session ${id}`);
+    }
+    const args = (parsed as { args?: unknown } | null)?.args;
+    if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) {
+      throw new StoreError('corrupt', `the ${RECORD_FILE} of session ${id} no longer holds its args`);
+    }
+    return args;
   }
 
   private forget(id: string): void {
     const record = this.index.get(id);
     if (record) this.order.delete(record);
     this.index.delete(id);
+    this.wholes.forget(id);
     this.damaged.delete(id);
     this.readers.forget(id);
   }
@@ -474,8 +509,9 @@ export class FsStore implements SessionStore {
       this.markDamaged(id, new StoreError('corrupt', `${RECORD_FILE} holds the id ${parsed.id}`));
       return;
     }
-    // Parsed here and shared with nobody: frozen as it is, no copy needed.
-    this.index.set(id, deepFreeze(parsed));
+    // Parsed here and shared with nobody: frozen as it is, no copy needed. An ended session's
+    // args are left to the garbage collector (read back when asked for).
+    this.index.set(id, listedOf(deepFreeze(parsed)));
   }
 
   private markDamaged(id: string, err: unknown): void {

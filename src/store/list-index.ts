@@ -3,10 +3,10 @@
 // breaking ties (the v1 order); kept oldest-first inside, so a new session is an append. The
 // same order per filter value (status, executive, mission, assignment, label) lets a filtered
 // page walk only the records its most selective filter names.
-import type { SessionRecord } from '../../schemas/session.js';
+import type { ListedRecord } from './store.js';
 
 /** Where a record stands in a listing (what a cursor carries). */
-export type ListPosition = Pick<SessionRecord, 'started_at' | 'id'>;
+export type ListPosition = Pick<ListedRecord, 'started_at' | 'id'>;
 
 /** Negative when `a` comes before `b` in a listing (newest first). */
 export function newestFirst(a: ListPosition, b: ListPosition): number {
@@ -16,19 +16,19 @@ export function newestFirst(a: ListPosition, b: ListPosition): number {
 
 export class ListIndex {
   /** Oldest first: the reverse of the listing, so the common insert (a new session) appends. */
-  private entries: SessionRecord[] = [];
+  private entries: ListedRecord[] = [];
 
   get size(): number {
     return this.entries.length;
   }
 
   /** Replaces the whole index (a store's init): one sort, not one insert per record. */
-  rebuild(records: Iterable<SessionRecord>): void {
+  rebuild(records: Iterable<ListedRecord>): void {
     this.entries = Array.from(records).sort((a, b) => newestFirst(b, a));
   }
 
   /** Adds `record`, or replaces `previous` (the same id's record as indexed until now). */
-  set(record: SessionRecord, previous?: ListPosition): void {
+  set(record: ListedRecord, previous?: ListPosition): void {
     if (previous) {
       const at = this.find(previous);
       if (at >= 0 && previous.started_at === record.started_at) {
@@ -49,9 +49,9 @@ export class ListIndex {
    * The records in listing order, starting just after `after` when given (a cursor need not name
    * a record that still exists). Lazy: read it at once, before the index can change.
    */
-  *newestFirst(after?: ListPosition): Generator<SessionRecord, void, undefined> {
+  *newestFirst(after?: ListPosition): Generator<ListedRecord, void, undefined> {
     for (let i = (after ? this.lowerBound(after) : this.entries.length) - 1; i >= 0; i--) {
-      yield this.entries[i] as SessionRecord;
+      yield this.entries[i] as ListedRecord;
     }
   }
 
@@ -61,7 +61,7 @@ export class ListIndex {
     let hi = this.entries.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (newestFirst(this.entries[mid] as SessionRecord, position) > 0) lo = mid + 1;
+      if (newestFirst(this.entries[mid] as ListedRecord, position) > 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -81,7 +81,7 @@ export type ListKey = string;
 export const listKey = (field: ListField, value: string): ListKey => `${field}\u0000${value}`;
 
 /** The keys a record is listed under (besides the whole listing). */
-function keysOf(record: SessionRecord): ListKey[] {
+function keysOf(record: ListedRecord): ListKey[] {
   const keys = [listKey('status', record.status)];
   if (typeof record.executive === 'string') keys.push(listKey('executive', record.executive));
   if (typeof record.mission_id === 'string') keys.push(listKey('mission_id', record.mission_id));
@@ -102,10 +102,10 @@ export class SessionListIndex {
     return this.all.size;
   }
 
-  rebuild(records: Iterable<SessionRecord>): void {
+  rebuild(records: Iterable<ListedRecord>): void {
     const list = Array.from(records);
     this.all.rebuild(list);
-    const groups = new Map<ListKey, SessionRecord[]>();
+    const groups = new Map<ListKey, ListedRecord[]>();
     for (const record of list) {
       for (const key of keysOf(record)) {
         const group = groups.get(key);
@@ -122,11 +122,11 @@ export class SessionListIndex {
   }
 
   /** Adds `record`, or replaces `previous` (the same id's record as indexed until now). */
-  set(record: SessionRecord, previous?: SessionRecord): void {
+  set(record: ListedRecord, previous?: ListedRecord): void {
     this.all.set(record, previous);
     const before = previous ? keysOf(previous) : [];
     const after = keysOf(record);
-    for (const key of before) if (!after.includes(key)) this.remove(key, previous as SessionRecord);
+    for (const key of before) if (!after.includes(key)) this.remove(key, previous as ListedRecord);
     for (const key of after) {
       let index = this.by.get(key);
       if (!index) {
@@ -137,13 +137,13 @@ export class SessionListIndex {
     }
   }
 
-  delete(record: SessionRecord): void {
+  delete(record: ListedRecord): void {
     this.all.delete(record);
     for (const key of keysOf(record)) this.remove(key, record);
   }
 
   /** The listing (or the part of it under `key`), from just after `after`. Lazy: read it at once. */
-  newestFirst(after?: ListPosition, key?: ListKey): Iterable<SessionRecord> {
+  newestFirst(after?: ListPosition, key?: ListKey): Iterable<ListedRecord> {
     if (key === undefined) return this.all.newestFirst(after);
     return this.by.get(key)?.newestFirst(after) ?? [];
   }
@@ -153,7 +153,7 @@ export class SessionListIndex {
     return key === undefined ? this.all.size : (this.by.get(key)?.size ?? 0);
   }
 
-  private remove(key: ListKey, record: SessionRecord): void {
+  private remove(key: ListKey, record: ListedRecord): void {
     const index = this.by.get(key);
     if (!index) return;
     index.delete(record);

@@ -41,6 +41,13 @@ export interface LogLocation {
   stateDir: string;
 }
 
+/**
+ * A record as the store lists it: everything but the arguments, which an ended session's record
+ * keeps on disk only (10,000 stored prompts would otherwise sit in memory for nothing). `get` and
+ * `complete` give whole records.
+ */
+export type ListedRecord = Omit<SessionRecord, 'args'>;
+
 export interface SessionStore {
   /** Called once, before the first request: load the in-memory index. */
   init(): Promise<void>;
@@ -64,15 +71,20 @@ export interface SessionStore {
    * it. For facts the runtime keeps too and start-up finds again (a launch: its keeper.json).
    */
   put(record: SessionRecord, options?: { durable?: boolean }): Promise<void>;
-  /** Every readable record (frozen), in no particular order, from the index (no disk read, no copy). */
-  list(): Promise<SessionRecord[]>;
+  /** Every readable record (frozen, without args), in no particular order, from the index (no disk read, no copy). */
+  list(): Promise<ListedRecord[]>;
   /**
    * The records (frozen) in listing order, newest started_at first then id, from just after
    * `after` when given: O(log n) to the first, O(1) per next, from a sorted index kept on every
    * write. With `key` (see `listKey`), only the records under that filter value, from an index of
    * their own. Lazy: consume it synchronously, before the next write.
    */
-  ordered(after?: ListPosition, key?: ListKey): Iterable<SessionRecord>;
+  ordered(after?: ListPosition, key?: ListKey): Iterable<ListedRecord>;
+  /**
+   * The whole records of listed ones, in the same order: an ended session's args are read from
+   * its record on disk (a few recently read are kept). A session deleted meanwhile is left out.
+   */
+  complete(records: readonly ListedRecord[]): Promise<SessionRecord[]>;
   /** How many records `ordered(undefined, key)` would give (all of them without a key): O(1). */
   orderedCount(key?: ListKey): number;
   getMetadata(id: string): Promise<Metadata | undefined>;

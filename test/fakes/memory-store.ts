@@ -1,12 +1,12 @@
 // In-memory SessionStore for tests: the file store's semantics without a disk, plus log-writing helpers.
 import { Readable } from 'node:stream';
-import type { Metadata, SessionRecord } from '../../schemas/session.js';
+import { isTerminalStatus, type Metadata, type SessionRecord } from '../../schemas/session.js';
 import { StoreError } from '../../src/store/errors.js';
 import { frozenCopy } from '../../src/store/frozen.js';
 import { SessionListIndex, type ListKey, type ListPosition } from '../../src/store/list-index.js';
 import { isSessionId as isValidSessionId } from '../../schemas/common.js';
 import { logReaderOf } from '../../src/store/log-reader.js';
-import type { LogLocation, LogReader, LogStat, LogStreamName, SessionStore } from '../../src/store/store.js';
+import type { ListedRecord, LogLocation, LogReader, LogStat, LogStreamName, SessionStore } from '../../src/store/store.js';
 
 interface MemoryLog {
   data: Buffer;
@@ -77,12 +77,21 @@ export class MemoryStore implements SessionStore {
     session.record = copy;
   }
 
-  async list(): Promise<SessionRecord[]> {
-    return Array.from(this.sessions.values(), (session) => session.record);
+  async list(): Promise<ListedRecord[]> {
+    return Array.from(this.sessions.values(), (session) => listed(session.record));
   }
 
-  ordered(after?: ListPosition, key?: ListKey): Iterable<SessionRecord> {
-    return this.order.newestFirst(after, key);
+  *ordered(after?: ListPosition, key?: ListKey): Iterable<ListedRecord> {
+    for (const record of this.order.newestFirst(after, key)) yield listed(record);
+  }
+
+  async complete(records: readonly ListedRecord[]): Promise<SessionRecord[]> {
+    const out: SessionRecord[] = [];
+    for (const record of records) {
+      const args = this.session(record.id)?.record.args;
+      if (args) out.push(Object.freeze({ ...record, args }));
+    }
+    return out;
   }
 
   orderedCount(key?: ListKey): number {
@@ -218,4 +227,11 @@ export function createMemoryStore(): MemoryStore {
 
 function notFound(id: string): StoreError {
   return new StoreError('not_found', `no session with id ${JSON.stringify(id)}`);
+}
+
+/** As the file store lists them: an ended session's record without its args (see ListedRecord). */
+function listed(record: ListedRecord): ListedRecord {
+  if (!isTerminalStatus(record.status)) return record;
+  const { args: _args, ...rest } = record as SessionRecord;
+  return Object.freeze(rest);
 }

@@ -78,7 +78,9 @@ export function runStoreContract(t: Test, name: string, makeStore: (t: Test) => 
       const ended = makeRecord({ status: 'exited', exit_code: 0, stopped_at: '2025-01-02T04:00:00.000Z', pid: null, handle: null });
       await store.put(ended);
       t.same(await store.get(DEMO_ID), ended, 'get sees the put');
-      t.same(byId(await store.list()), byId([ended, second]), 'list sees the put');
+      const { args: _args, ...endedListed } = ended;
+      t.same(byId(await store.list()), byId([endedListed, second]), 'list sees the put (an ended session without its args)');
+      t.same(byId(await store.complete(await store.list())), byId([ended, second]), 'complete gives the whole records');
 
       await store.delete(DEMO_ID);
       t.equal(await store.get(DEMO_ID), undefined, 'get after delete');
@@ -112,6 +114,25 @@ export function runStoreContract(t: Test, name: string, makeStore: (t: Test) => 
       t.same(ids(store.ordered(undefined, listKey('label', 'team=web'))), [b.id], 'labels too, as key=value');
       t.same(ids(store.ordered(undefined, listKey('status', 'running'))), [a.id], 'and statuses');
       t.same([store.orderedCount(), store.orderedCount(listKey('status', 'exited')), store.orderedCount(listKey('mission_id', 'none'))], [2, 1, 0], 'counted in O(1)');
+    });
+
+    t.test('an ended session is listed without its args; get and complete read them back, in order, leaving out the deleted', async (t) => {
+      const { store } = await makeStore(t);
+      const at = (minute: number) => `2025-01-02T03:${String(minute).padStart(2, '0')}:00.000Z`;
+      const live = makeRecord({ id: 'a-abc123-xyz', started_at: at(1), args: ['live', 'prompt'] });
+      const ended = makeRecord({ id: 'b-abc123-xyz', started_at: at(2), status: 'exited', exit_code: 0, pid: null, handle: null, args: ['ended', 'prompt é'] });
+      const gone = makeRecord({ id: 'c-abc123-xyz', started_at: at(3), status: 'failed', pid: null, handle: null, args: ['gone'] });
+      for (const record of [live, ended, gone]) await store.create(record, makeMetadata({ id: record.id }));
+      const listed = Array.from(store.ordered());
+      t.same(listed.map((r) => 'args' in r), [false, false, true], 'ended ones without args; the live one whole');
+      await store.delete(gone.id);
+      const whole = await store.complete(listed);
+      t.same(whole, [ended, live], 'whole records in the order given; a session deleted since is left out');
+      t.throws(() => (whole[0] as { args: string[] }).args.push('x'), TypeError, 'frozen, args too');
+      t.same(await store.get(ended.id), ended, 'get reads the args back');
+      t.equal(await store.get(ended.id), await store.get(ended.id), 'the same object on a second read (the view cache keys on it)');
+      const again = await store.complete([{ ...listed[1]!, name: 'renamed' } as typeof listed[number]]);
+      t.same(again.map((r) => [r.name, r.args]), [['renamed', ended.args]], 'a listed record is completed as given, with its args');
     });
 
     t.test('the store keeps copies and hands out frozen records nobody can change', async (t) => {
