@@ -1,7 +1,9 @@
 // Leave it alone with sessions (on the fakes, with a clock the test moves): time limits, the
-// queue with priorities, retention and the disk floor.
+// queue with priorities, retention (a timer, not work per request), labels at their limits and the
+// disk floor.
 import t from 'tap';
 import { buildApp } from '../../src/app.js';
+import { createCountingStore } from '../fakes/counting-store.js';
 import { createFakeProcessAdapter } from '../fakes/fake-processes.js';
 import { MemoryJournal } from '../fakes/memory-journal.js';
 import { createMemoryStore } from '../fakes/memory-store.js';
@@ -152,4 +154,48 @@ t.test('the disk floor: starts refused with 507 below SESSIOND_MIN_FREE_BYTES; r
   t.equal((await ctx.app.inject({ url: '/v1/sessions' })).statusCode, 200, 'reads go on');
   const ready = await ctx.app.inject({ url: '/readyz', headers: { authorization: undefined } as unknown as Record<string, string> });
   t.match(ready.json().warnings, [/SESSIOND_MIN_FREE_BYTES/], '/readyz says why');
+});
+
+t.test('the retention sweep costs nothing per request: reads neither list every record nor sweep', async (t) => {
+  const time = movableClock();
+  const counted = createCountingStore();
+  const processes = createFakeProcessAdapter({ onOutput: (id, stream, data) => counted.store.appendLog(id, stream, data) });
+  // An hour's window: the sweep's timer runs every minute, so within this test only requests could sweep.
+  const ctx = await buildFakeApp(t, { clock: time.clock, store: counted.store, processes, env: { SESSIOND_RETENTION_MS: '3600000' } });
+  const done = (await start(ctx)).json();
+  await processes.exit(done.id, 0);
+  const live = (await start(ctx)).json();
+  time.advance(2 * 3_600_000);
+  counted.reset();
+  for (let i = 0; i < 20; i++) {
+    t.equal((await ctx.app.inject({ url: `/v1/sessions/${done.id}` })).statusCode, 200);
+    t.equal((await ctx.app.inject({ url: `/v1/sessions/${live.id}` })).statusCode, 200);
+    t.equal((await ctx.app.inject({ url: '/v1/sessions' })).statusCode, 200);
+    t.equal((await ctx.app.inject({ url: '/v1/sessions?status=exited' })).statusCode, 200);
+    t.equal((await ctx.app.inject({ url: `/v1/sessions/${done.id}/logs` })).statusCode, 200);
+  }
+  t.equal(counted.count('list'), 0, '100 requests: no list() of every record');
+  t.equal(counted.count('delete'), 0, 'no request deleted anything');
+  t.notOk(ctx.journal.all().some((e) => e.type === 'session.deleted'), 'no session.deleted event: the sweep is the timer’s, not a request’s');
+  t.equal((await ctx.app.inject({ url: `/v1/sessions/${done.id}` })).json().status, 'exited', 'the expired session waits for the sweep');
+});
+
+t.test('labels at their limits: a 64-character key and a 256-character value are taken, one more is 400', async (t) => {
+  const ctx = await buildFakeApp(t);
+  const longestKey = `a${'b'.repeat(62)}c`;
+  const longestValue = 'v'.repeat(256);
+  t.equal(longestKey.length, 64);
+  const accepted = await start(ctx, { labels: { [longestKey]: longestValue } });
+  t.equal(accepted.statusCode, 201);
+  t.same(accepted.json().labels, { [longestKey]: longestValue }, 'returned whole');
+  const listed = await ctx.app.inject({ url: `/v1/sessions?label=${encodeURIComponent(`${longestKey}=${longestValue}`)}` });
+  t.same(
+    listed.json().items.map((s: Json) => s.id),
+    [accepted.json().id],
+    'and found by its label',
+  );
+  const keyTooLong = await start(ctx, { labels: { [`${longestKey}d`]: 'x' } });
+  assertProblem(t, keyTooLong, 400, 'validation_failed');
+  assertProblem(t, await start(ctx, { labels: { team: `${longestValue}v` } }), 400, 'validation_failed');
+  t.equal((await ctx.app.inject({ url: '/v1/sessions' })).json().items.length, 1, 'nothing was started by the refused ones');
 });
