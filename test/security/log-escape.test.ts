@@ -8,6 +8,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { deploy, StreamClient, type Deployment, type Json, type Reply } from '../reliability/server-process.js';
 import { eventually } from '../helper.js';
+import { mustRun, skipOutsideCi } from '../must-run.js';
 import { assertRefused, inParallel, outsideSecret, quote, swapRounds, swapperCommand } from './escape-kit.js';
 
 const READS = 400;
@@ -15,6 +16,10 @@ const READS = 400;
 const MAX_BATCHES = 10;
 /** The session's own stdout log, as the session finds it. */
 const MY_LOG = '"$(readlink /proc/$$/fd/1)"';
+/** The other user a log is handed to (nobody). */
+const NOBODY = 65534;
+/** Only root can give a file away (chown): why the owner test cannot run otherwise. */
+const notRoot = process.geteuid?.() === 0 ? false : 'only root can chown a log to another user';
 
 async function workdir(s: Deployment, name: string): Promise<string> {
   const dir = path.join(s.root, name);
@@ -124,5 +129,37 @@ t.test('stdout.log flipped between a file and a link to an outside file during 4
     const text = r.headers['content-type']?.startsWith('application/json') ? String(r.json().stdout) : r.text;
     if (text !== 'inside\n') t.fail(`a served read holds ${JSON.stringify(text.slice(0, 100))}`);
   }
+  await s.request('POST', `/v1/sessions/${session.id}/stop`);
+});
+
+t.test('stdout.log owned by another user: raw, range, tail, follow and SSE answer log_unavailable, never its content', { skip: skipOutsideCi(notRoot) }, async (t) => {
+  if (!mustRun(t, notRoot)) return;
+  const s = await deploy(t);
+  await s.start();
+  const marker = `NOT-OURS-${process.pid}`;
+  const session = await s.run(`echo ${marker}; exec sleep 60`, { working_directory: await workdir(s, 'owner') });
+  const log = path.join(s.sessionDir(session.id), 'stdout.log');
+  await eventually(async () => ((await fs.readFile(log, 'utf8')).includes(marker) ? true : undefined), 20_000);
+  // Until then it is the service's own log, and it is served.
+  const before = await s.request('GET', `/v1/sessions/${session.id}/logs/stdout`);
+  t.equal(before.status, 200, 'the log is served while the service owns it');
+  t.ok(before.text.includes(marker), 'with its line');
+
+  // Another user's file now, as if that user had put it there: a regular file with one link.
+  await fs.chown(log, NOBODY, NOBODY);
+  const stat = await fs.lstat(log);
+  t.ok(stat.isFile() && stat.nlink === 1 && stat.uid === NOBODY, 'a regular file with one link, owned by nobody');
+  await assertLogRefused(t, s, session.id, marker);
+  // A new SSE stream is refused before it opens: a problem, not an empty stream.
+  const stream = await s.request('GET', `/v1/sessions/${session.id}/logs/stream`, { headers: { accept: 'text/event-stream' }, timeoutMs: 10_000 });
+  assertRefused(t, stream, 409, 'log_unavailable', marker, 'SSE');
+  const problem = (await s.request('GET', `/v1/sessions/${session.id}/logs?tail_bytes=1000`)).json();
+  t.match(problem.detail, new RegExp(`owned by uid ${NOBODY}`), 'the problem says why');
+
+  // The same file handed back to the service's user is served again: the owner was the reason.
+  await fs.chown(log, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+  const after = await s.request('GET', `/v1/sessions/${session.id}/logs/stdout`);
+  t.equal(after.status, 200, 'owned by the service again: served');
+  t.ok(after.text.includes(marker), 'with its line');
   await s.request('POST', `/v1/sessions/${session.id}/stop`);
 });

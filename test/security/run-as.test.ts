@@ -8,6 +8,7 @@ import path from 'node:path';
 import t from 'tap';
 import { canSwitchUser } from '../../src/process/run-as.js';
 import { tempDir, TEST_TOKENS } from '../helper.js';
+import { mustRun, skipOutsideCi } from '../must-run.js';
 import { deploy, readJsonWhenWritten, SERVER_ENTRY } from '../reliability/server-process.js';
 
 const skip = canSwitchUser() ? false : 'this test process cannot switch users (it needs root, or CAP_SETUID and CAP_SETGID)';
@@ -61,6 +62,29 @@ t.test('SESSIOND_RUN_AS=nobody and SESSIOND_TOKENS_FILE: the session reaches non
   t.equal(await uidOf(keeper.keeper_pid as number), String(process.getuid?.()), 'its keeper as the service’s user');
   const stopped = await d.request('POST', `/v1/sessions/${sleeper.id}/stop`, { body: { grace_ms: 300 } });
   t.equal(stopped.json().status, 'stopped', 'and the service still stops it');
+});
+
+t.test('SESSIOND_RUN_AS=nobody and no token configured: the session cannot read the generated <data dir>/token', { skip: skipOutsideCi(skip) }, async (t) => {
+  if (!mustRun(t, skip)) return;
+  const d = await deploy(t, { env: { SESSIOND_TOKENS: '', SESSIOND_RUN_AS: 'nobody' } });
+  await fs.chmod(d.root, 0o755);
+  await d.start();
+  const tokenFile = path.join(d.dataDir, 'token');
+  const token = (await fs.readFile(tokenFile, 'utf8')).trim();
+  t.ok(token.length >= 32, 'the service generated its token in <data dir>/token');
+  const auth = { authorization: `Bearer ${token}` };
+
+  // The session tries the file by its full path, as one that learnt it from the service would.
+  const started = await d.startSession({ args: ['-c', `id -u; cat ${tokenFile}; echo "cat exit $?"`] }, auth);
+  t.equal(started.status, 201, `the generated token starts sessions (${started.text.slice(0, 200)})`);
+  const id = started.json().id as string;
+  const waited = await d.request('POST', `/v1/sessions/${id}/wait`, { body: { timeout_ms: 30_000 }, headers: auth });
+  t.match(waited.json(), { status: 'exited', exit_code: 0 }, 'the session ran to its end');
+  const stdout = await fs.readFile(path.join(d.sessionDir(id), 'stdout.log'), 'utf8');
+  const stderr = await fs.readFile(path.join(d.sessionDir(id), 'stderr.log'), 'utf8');
+  t.same(stdout.trim().split('\n'), ['65534', 'cat exit 1'], 'run as nobody, cat failed');
+  t.match(stderr, `cat: ${tokenFile}: Permission denied`, 'permission denied');
+  t.notOk(stdout.includes(token) || stderr.includes(token), 'the token is in neither of its logs');
 });
 
 t.test('without SESSIOND_RUN_AS, a session reads what the service’s user reads (as SECURITY.md says)', async (t) => {
