@@ -153,7 +153,10 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
 
   try {
     await writer.write(`retry: ${RETRY_MS}\n\n`);
-    await writer.write(formatEvent('status', [JSON.stringify(session)]));
+    // With the position the stream starts at, like every event that says where it stands: a
+    // client that asked for what is there now (`since` past the last line, say) knows at once
+    // that nothing comes before its target, and a resume from it starts here.
+    await writer.write(formatEvent('status', [JSON.stringify(session)], id()));
     while (!writer.isClosed && !followed.gone) {
       // Seen before reading: if the session had ended by now, a pass that finds nothing new
       // proves every byte has been sent.
@@ -213,7 +216,7 @@ export async function runSseStream(options: SseStreamOptions): Promise<void> {
         }
       }
       const changed = followed.takeStatus();
-      if (changed) await writer.write(formatEvent('status', [JSON.stringify(changed)]));
+      if (changed) await writer.write(formatEvent('status', [JSON.stringify(changed)], id()));
       // More is on disk: keep reading. A read ending mid-line is not a partial line yet. Every
       // lane read to the end of its log while the session lives: nothing to read until the next
       // wake-up (one more read now would find nothing and cost a measure of each log per line).
