@@ -21,7 +21,7 @@ export const ARG_PATTERN = '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\ud8
 export const PROMPT_PATTERN = '^[^\\u0000\\ud800-\\udfff]*$';
 const ShortText = (description: string) => Type.String({ minLength: 1, maxLength: 200, pattern: PLAIN_TEXT_PATTERN, description });
 /** Values passed to a CLI as an option's value must not be taken for another option. */
-const NotAnOption = '^[^-\\s][^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]*$';
+const NotAnOption = '^[^-\\s\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff][^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]*$';
 
 export const StartSessionBodySchema = Type.Object(
   {
