@@ -40,7 +40,9 @@ export async function runAgentSse(options: AgentSseOptions): Promise<void> {
 
   try {
     await writer.write(`retry: ${RETRY_MS}\n\n`);
-    await writer.write(formatEvent('status', [JSON.stringify(session)]));
+    // Status events carry the position, as on the lines stream (a resume from it starts here).
+    let position = `${options.startOffset}-${options.stderrOffset}`;
+    await writer.write(formatEvent('status', [JSON.stringify(session)], position));
     let next = await tracker.firstAtOrAfter(session.id, options.startOffset, hasEnded(followed.latest));
     while (!writer.isClosed && !followed.gone) {
       // Seen before reading: if the session had ended by now, a read that finds nothing new proves
@@ -52,7 +54,8 @@ export async function runAgentSse(options: AgentSseOptions): Promise<void> {
         next = entry.n;
         // A message whose line the log cap dropped is not sent (its bytes are gone).
         if (await reader.dropped(entry.offset)) continue;
-        await writer.write(`id: ${entry.offset + entry.length + entry.term}-${options.stderrOffset}\nevent: agent\ndata: `);
+        position = `${entry.offset + entry.length + entry.term}-${options.stderrOffset}`;
+        await writer.write(`id: ${position}\nevent: agent\ndata: `);
         for await (const piece of renderMessage(entry, reader, true)) {
           // A client that left stops the read of a large message at once.
           if (writer.isClosed) return;
@@ -62,7 +65,7 @@ export async function runAgentSse(options: AgentSseOptions): Promise<void> {
         next = entry.n;
       }
       const changed = followed.takeStatus();
-      if (changed) await writer.write(formatEvent('status', [JSON.stringify(changed)]));
+      if (changed) await writer.write(formatEvent('status', [JSON.stringify(changed)], position));
       if (entries.length > 0) continue;
       if (endedBefore) {
         await writer.write(formatEvent('end', [JSON.stringify(followed.latest)]));
