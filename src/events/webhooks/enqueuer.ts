@@ -5,6 +5,9 @@
 // was down, or while a batch was being written, are read like any other. A crash between an
 // outbox append and the cursor write re-reads a few events; the outbox skips seqs it already has.
 // Registering an endpoint runs between two drains (exclusive()), so no event slips past it.
+// The cursor is written after a batch that enqueued something (or fell far behind): events no
+// endpoint wants cost no write (a start is two events, and most services have no endpoint), and
+// re-reading them after a restart enqueues nothing either.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LifecycleEvent } from '../../../schemas/events.js';
@@ -17,6 +20,8 @@ import type { Outbox } from './outbox.js';
 export const CURSOR_FILE = 'cursor.json';
 const BATCH = 256;
 const RETRY_AFTER_ERROR_MS = 1000;
+/** Events the cursor on disk may lag behind while nothing is enqueued (re-read at a restart). */
+const CURSOR_LAG_MAX = 1000;
 
 /** Whether `record` wants `event`: created before it, of a wanted type, its session carrying every wanted label. */
 export function endpointWants(record: WebhookRecord, event: LifecycleEvent): boolean {
@@ -48,6 +53,8 @@ export interface EnqueuerOptions {
 
 export class Enqueuer {
   private cursor = 0;
+  /** The cursor as last written to disk. */
+  private written = 0;
   /** Drains and exclusive sections run one at a time, in call order. */
   private chain: Promise<void> = Promise.resolve();
   /** A drain that is queued and not yet started: later pumps join it. */
@@ -78,6 +85,7 @@ export class Enqueuer {
     } else {
       this.cursor = saved;
     }
+    this.written = saved ?? this.cursor;
     this.unsubscribe = journal.subscribe(() => this.pump());
     await this.pump();
   }
@@ -123,11 +131,14 @@ export class Enqueuer {
         }
         const batch = await journal.readAfter(this.cursor, BATCH);
         if (batch.length === 0) break;
+        let enqueued = false;
         for (const event of batch) {
-          await Promise.all([...this.options.targets()].filter((t) => endpointWants(t.record, event)).map((t) => this.enqueue(t, event)));
+          const wanting = [...this.options.targets()].filter((t) => endpointWants(t.record, event));
+          if (wanting.length > 0) enqueued = true;
+          await Promise.all(wanting.map((t) => this.enqueue(t, event)));
           this.cursor = event.seq;
         }
-        await this.writeCursor();
+        if (enqueued || this.cursor - this.written >= CURSOR_LAG_MAX) await this.writeCursor();
       }
     } catch (err) {
       // An outbox or the cursor could not be written: nothing past the cursor is lost; try again.
@@ -154,7 +165,9 @@ export class Enqueuer {
     return null;
   }
 
-  private writeCursor(): Promise<void> {
-    return writeFileAtomic(join(this.options.root, CURSOR_FILE), JSON.stringify({ enqueued_through: this.cursor }), { mode: 0o600 });
+  private async writeCursor(): Promise<void> {
+    const through = this.cursor;
+    await writeFileAtomic(join(this.options.root, CURSOR_FILE), JSON.stringify({ enqueued_through: through }), { mode: 0o600 });
+    this.written = through;
   }
 }
