@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
+import { SERVER_NODE_FLAGS } from '../src/node-flags.js';
 
 export const now = (): bigint => process.hrtime.bigint();
 export const msSince = (start: bigint): number => Number(now() - start) / 1e6;
@@ -49,12 +50,12 @@ export interface SessiondOptions {
   env?: Record<string, string>;
 }
 
-/** `node dist/src/server.js` with its own data dir and workspace root, logging warnings only. */
+/** `node dist/src/server.js`, with the flags `npm start` passes (src/node-flags.ts), its own data dir and workspace root, logging warnings only. */
 export async function startSessiond(options: SessiondOptions): Promise<Sessiond> {
   const port = await freePort();
   const token = 'bench-token-0123456789abcdef';
   const spawned = now();
-  const child = spawn(process.execPath, [options.serverJs], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, options.serverJs], {
     env: {
       ...process.env,
       SESSIOND_HOST: '127.0.0.1',

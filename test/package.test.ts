@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { TEST_TOKENS, tempDir } from './helper.js';
+import { SERVER_NODE_FLAGS } from '../src/node-flags.js';
 
 const ROOT = process.cwd();
 const run = promisify(execFile);
@@ -82,7 +83,7 @@ t.test('no locked or installed package declares an engines range that leaves out
 
 t.test('npm start runs the server entry, and the Dockerfile runs npm start', async (t) => {
   const pkg = readJson(path.join(ROOT, 'package.json'));
-  t.equal(pkg.scripts.start, 'node dist/src/server.js', 'npm start stays `node dist/src/server.js`');
+  t.equal(pkg.scripts.start, `node ${SERVER_NODE_FLAGS.join(' ')} dist/src/server.js`, 'npm start stays `node dist/src/server.js`, with the flags of src/node-flags.ts');
   t.ok(existsSync(path.join(ROOT, 'src/server.ts')), 'built from src/server.ts');
   t.ok(existsSync(path.join(ROOT, 'dist/src/server.js')), 'which the build puts at dist/src/server.js');
   t.notOk(pkg.scripts.start.includes('cli'), 'not the sessiond command (that is the bin)');

@@ -8,6 +8,14 @@ import type { ListedRecord } from './store.js';
 /** Characters of arguments kept in whole records read back (a few MiB at most). */
 export const WHOLE_RECORDS_MAX_CHARS = 2 * 1024 * 1024;
 
+/**
+ * A completion of more records than this is a walk through the store (automation paging through
+ * everything), not a page someone looks at again: its records are read back but not kept, so a
+ * walk neither pushes the pages people refresh out nor leaves each record it read to be promoted
+ * to the old generation and collected there (a walk of 10,000 left 20-30 MiB of RSS behind).
+ */
+export const KEPT_COMPLETION_MAX = 100;
+
 /** The record carries its arguments (a live session's, or one completed). */
 export function isWhole(record: ListedRecord): record is SessionRecord {
   return Array.isArray((record as Partial<SessionRecord>).args);
@@ -20,9 +28,22 @@ export function listedOf(record: SessionRecord): ListedRecord {
   return Object.freeze(listed);
 }
 
-/** The whole records of ended sessions read back lately, least recently used first out. */
+interface Kept {
+  listed: ListedRecord;
+  whole: SessionRecord;
+  chars: number;
+  /** Used since it was last passed over for eviction (a second chance). */
+  used: boolean;
+}
+
+/**
+ * The whole records of ended sessions read back lately; past the bound, the oldest not used since
+ * the last eviction goes out first (CLOCK, second chance). A hit only sets a flag: moving the entry
+ * to the map's end on every hit (delete and set) made the map rebuild its table every few pages,
+ * tens of MiB of garbage a minute that lived long enough to grow the old generation.
+ */
 export class WholeRecords {
-  private readonly kept = new Map<string, { listed: ListedRecord; whole: SessionRecord; chars: number }>();
+  private readonly kept = new Map<string, Kept>();
   private chars = 0;
 
   constructor(
@@ -31,20 +52,21 @@ export class WholeRecords {
     private readonly maxChars = WHOLE_RECORDS_MAX_CHARS,
   ) {}
 
-  /** The whole record of `listed` (undefined: deleted meanwhile). The same object while it is kept. */
-  of(listed: ListedRecord): SessionRecord | undefined {
+  /**
+   * The whole record of `listed` (undefined: deleted meanwhile). The same object while it is kept;
+   * one read back is kept unless `keep` is false.
+   */
+  of(listed: ListedRecord, keep = true): SessionRecord | undefined {
     if (isWhole(listed)) return listed;
     const hit = this.kept.get(listed.id);
     if (hit && hit.listed === listed) {
-      // Most recently used: to the end of the map's order.
-      this.kept.delete(listed.id);
-      this.kept.set(listed.id, hit);
+      hit.used = true;
       return hit.whole;
     }
     const args = this.readArgs(listed.id);
     if (args === undefined) return undefined;
     const whole = Object.freeze({ ...listed, args: Object.freeze(args) as string[] });
-    this.remember(listed, whole);
+    if (keep) this.remember(listed, whole);
     return whole;
   }
 
@@ -54,12 +76,18 @@ export class WholeRecords {
     if (isWhole(listed)) return;
     const chars = whole.args.reduce((sum, arg) => sum + arg.length, 0);
     if (chars > this.maxChars) return;
-    this.kept.set(listed.id, { listed, whole, chars });
+    this.kept.set(listed.id, { listed, whole, chars, used: false });
     this.chars += chars;
+    // Oldest first; one used since it was last passed over goes to the end instead, once.
     for (const [id, entry] of this.kept) {
       if (this.chars <= this.maxChars) break;
       this.kept.delete(id);
-      this.chars -= entry.chars;
+      if (entry.used) {
+        entry.used = false;
+        this.kept.set(id, entry);
+      } else {
+        this.chars -= entry.chars;
+      }
     }
   }
 

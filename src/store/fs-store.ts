@@ -11,7 +11,7 @@ import { MetadataSchema, SessionRecordSchema, type Metadata, type SessionRecord 
 import { errnoCode, fsyncDir, writeDurableFile, writeFileAtomic } from './atomic-write.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { deepFreeze, frozenCopy } from './frozen.js';
-import { listedOf, WholeRecords } from './ended-records.js';
+import { KEPT_COMPLETION_MAX, listedOf, WholeRecords } from './ended-records.js';
 import { SessionListIndex, type ListKey, type ListPosition } from './list-index.js';
 import { ioError, isMissing, StoreError } from './errors.js';
 import { checkLogFile, LOG_READ_FLAGS, SharedLogReaders, unsafeLog } from './log-files.js';
@@ -205,8 +205,9 @@ export class FsStore implements SessionStore {
 
   async complete(records: readonly ListedRecord[]): Promise<SessionRecord[]> {
     const out: SessionRecord[] = [];
+    const keep = records.length <= KEPT_COMPLETION_MAX;
     for (const record of records) {
-      const whole = this.wholes.of(record);
+      const whole = this.wholes.of(record, keep);
       if (whole) out.push(whole);
     }
     return out;

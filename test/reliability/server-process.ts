@@ -18,6 +18,7 @@ import { eventually, tempDir, TEST_TOKENS } from '../helper.js';
 import { cmdline, isRunning, reapProcessesIn } from '../process-leaks.js';
 import { emptyCgroupSync, hierarchyOf, isSessionCgroupDir, readHierarchies, removeCgroupSync } from '../../src/process/cgroup.js';
 import { readProcStat } from '../../src/process/proc-stat.js';
+import { SERVER_NODE_FLAGS } from '../../src/node-flags.js';
 
 export type Json = Record<string, any>;
 
@@ -299,7 +300,8 @@ export async function deploy(t: Test, options: { env?: Record<string, string> } 
       return last;
     },
     async start() {
-      const child = spawn(process.execPath, [SERVER_ENTRY], { env, cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+      // With the flags npm start passes: the tests run the server as it is shipped.
+      const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, SERVER_ENTRY], { env, cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
       const server = new ServerProcess(child);
       servers.push(server);
       await server.listening();

@@ -52,3 +52,17 @@ t.test('WholeRecords: reads args once, hands out the same object, forgets the le
   wholes.remember(listedOf(huge), huge);
   t.ok(wholes.size <= 2, 'a record larger than the bound is not kept');
 });
+
+t.test('WholeRecords: a record read back with keep false is answered but not kept; hits are still served', async (t) => {
+  const reads: string[] = [];
+  const a = ended('a-abc123-xyz', 'x'.repeat(10));
+  const b = ended('b-abc123-xyz', 'y'.repeat(10));
+  const wholes = new WholeRecords((id) => (reads.push(id), id === a.id ? a.args : b.args), 1000);
+  const [la, lb] = [listedOf(a), listedOf(b)];
+  const kept = wholes.of(la);
+  t.same(wholes.of(lb, false), b, 'b answered whole');
+  t.equal(wholes.size, 1, 'b not kept');
+  t.equal(wholes.of(la, false), kept, 'a kept one is still the same object');
+  wholes.of(lb, false);
+  t.same(reads, [a.id, b.id, b.id], 'b read each time, a once');
+});

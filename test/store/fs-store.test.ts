@@ -259,3 +259,28 @@ t.test('log readers share one descriptor per log, and check its path on every si
   // Closing is asynchronous (a read under way finishes first).
   t.ok(await eventually(async () => ((await fds()) === before ? true : undefined), 5000), 'every descriptor is let go once the readers are closed');
 });
+
+t.test('a walk through the store (a completion of more than 100 records) reads args back without keeping them', async (t) => {
+  const dataDir = join(await tempRoot(t), 'data');
+  const store = await openStore(dataDir);
+  // 130 ended sessions with 20,000 characters of args each: 2.6 Mi characters, past the bound of
+  // what is kept, so a walk that kept what it read would push the first page out.
+  const prompt = 'p'.repeat(20_000);
+  for (let i = 0; i < 130; i++) {
+    const id = `walk${String(i).padStart(3, '0')}-abc123-xyz`;
+    await store.create(makeRecord({ id, status: 'exited', exit_code: 0, pid: null, handle: null, args: ['--print', prompt, id] }), makeMetadata({ id }));
+  }
+  const reopened = await openStore(dataDir);
+  const listed = Array.from(reopened.ordered());
+  t.equal(listed.length, 130);
+  const firstPage = await reopened.complete(listed.slice(0, 20));
+  t.same(firstPage.map((r) => r.args[2]), listed.slice(0, 20).map((r) => r.id), 'the first page, with its args');
+
+  // Automation paging through the rest, 110 at a time.
+  const walk = await reopened.complete(listed.slice(20));
+  t.same(walk.map((r) => r.args[2]), listed.slice(20).map((r) => r.id), 'the walk is complete, each record with its args');
+  const again = await reopened.complete(listed.slice(0, 20));
+  t.ok(again.every((r, i) => r === firstPage[i]), 'the first page is still kept: the same objects, not read again');
+  const walkAgain = await reopened.complete(listed.slice(20));
+  t.ok(walkAgain.every((r, i) => r !== walk[i]), 'what the walk read was not kept');
+});
