@@ -272,6 +272,7 @@ export async function buildApp(options: BuildAppOptions = {}) {
     stopCounting();
     scheduler.close();
     supervisor.close();
+    await supervisor.writesDone();
     await webhooks.close();
     await processes.close();
     await journal.close();

@@ -54,6 +54,7 @@ export class Supervisor {
   /** Fires after every recorded change (streams listen to end themselves, metrics to count). */
   readonly changes = new EventEmitter<{ change: [SessionChange] }>();
   private readonly locks = new KeyedLock();
+  private readonly backgroundWrites = new Set<Promise<void>>();
   /** Ids of sessions that are not final: their count is what SESSIOND_MAX_RUNNING limits. */
   private readonly live = new Set<string>();
   /** Last output seen per live session (ms since the epoch), from the log watch. */
@@ -136,12 +137,13 @@ export class Supervisor {
 
   /** The process of `id` is confirmed running: record it and watch it. */
   async launched(id: string, observation: Extract<Observation, { kind: 'launched' }>): Promise<SessionRecord> {
-    // The start's answer waits for the record, not for its started event: the journal keeps the
-    // order of appends, so the event still follows created and comes before anything later.
-    // Not forced to disk before the answer: a crash of the machine that took this write back
-    // would find the session `starting`, and start-up adopts its keeper from keeper.json, or
+    // The start's answer waits neither for the record's write nor for its started event, which
+    // follows the write: the store answers reads with the running record at once. A crash of the
+    // service or the machine before the write lands finds the session `starting` on disk with no
+    // started event, and start-up adopts its keeper from keeper.json (one started event), or
     // fails it (the process died with the machine): as if the crash had come a moment earlier.
-    const next = await this.observe(id, observation, { eventInBackground: true, durable: false });
+    // An fsync fewer on a start's path.
+    const next = await this.observe(id, observation, { eventInBackground: true, durable: false, writeInBackground: true });
     if (next.status === 'running') this.options.processes.track(id, observation.handle);
     return next;
   }
@@ -179,7 +181,7 @@ export class Supervisor {
   async observe(
     id: string,
     observation: Observation | ((current: SessionRecord) => Promise<Observation> | Observation),
-    options: { eventInBackground?: boolean; durable?: boolean } = {},
+    options: { eventInBackground?: boolean; durable?: boolean; writeInBackground?: boolean } = {},
   ): Promise<SessionRecord> {
     const { store } = this.options;
     return this.locks.run(id, async () => {
@@ -189,10 +191,12 @@ export class Supervisor {
       const change = transition(current, seen, this.now());
       if (!change) return current;
       // The record first, so whoever hears the event and reads the session sees the change.
-      await this.write(change.record, options.durable !== false);
+      const written = this.write(change.record, options.durable !== false, options.writeInBackground === true);
+      if (!options.writeInBackground) await written;
       if (isTerminalStatus(change.record.status)) this.ended(change.record);
       else if (change.record.status !== 'queued') this.markLive(change.record);
-      if (change.event) {
+      const announce = (): Promise<void> | undefined => {
+        if (!change.event) return undefined;
         // A summary update (once a second per agent session) is an event, not news for the log.
         if (seen.kind !== 'agent') {
           this.options.log.info(
@@ -200,9 +204,18 @@ export class Supervisor {
             change.event === 'session.ended' ? 'session ended' : 'session changed',
           );
         }
-        // record() appends before its first await, so the event's place in the journal is taken
-        // here, under the lock, either way; it logs its own failure.
-        const told = this.record(change.event, change.record);
+        // record() appends before its first await; it logs its own failure.
+        return this.record(change.event, change.record);
+      };
+      if (options.writeInBackground) {
+        // Readable from the store at once; the event follows the write, as it does under the lock
+        // (a crash in between finds record and journal agreeing, so start-up adds no event twice).
+        // The session's next write waits for this one (the store writes one session's in turn),
+        // so the next event still comes after this one.
+        this.inBackground(written.then(announce));
+      } else {
+        // Appended here, under the lock, so the journal has the session's events in order.
+        const told = announce();
         if (!options.eventInBackground) await told;
       }
       return change.record;
@@ -213,9 +226,9 @@ export class Supervisor {
    * Writes a record; when the store cannot take it (a full or failing disk) the change is kept in
    * memory, answered by reads, and written later: a stop must never wait for disk space.
    */
-  private async write(record: SessionRecord, durable = true): Promise<void> {
+  private async write(record: SessionRecord, durable = true, readableAtOnce = false): Promise<void> {
     try {
-      await this.options.store.put(record, { durable });
+      await this.options.store.put(record, { durable, readableAtOnce });
       this.unwritten.delete(record.id);
     } catch (err) {
       const failure = storeFailure(err, this.options.log);
@@ -344,6 +357,18 @@ export class Supervisor {
     let n = 0;
     for (const set of this.waiters.values()) n += set.size;
     return n;
+  }
+
+  /** Record writes under way after their answer (a launch's), followed to the end by close. */
+  private inBackground(written: Promise<void>): void {
+    const settled = written.catch(() => undefined); // deleted meanwhile: nothing to keep
+    this.backgroundWrites.add(settled);
+    void settled.finally(() => this.backgroundWrites.delete(settled));
+  }
+
+  /** Resolves once the record writes under way after their answer are done (before the store closes). */
+  async writesDone(): Promise<void> {
+    await Promise.all([...this.backgroundWrites]);
   }
 
   close(): void {

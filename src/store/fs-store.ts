@@ -16,7 +16,7 @@ import { SessionListIndex, type ListKey, type ListPosition } from './list-index.
 import { ioError, isMissing, StoreError } from './errors.js';
 import { checkLogFile, LOG_READ_FLAGS, SharedLogReaders, unsafeLog } from './log-files.js';
 import { logReaderOf } from './log-reader.js';
-import type { ListedRecord, LogLocation, LogReader, LogStat, LogStreamName, SessionStore } from './store.js';
+import type { ListedRecord, LogLocation, LogReader, LogStat, LogStreamName, PutOptions, SessionStore } from './store.js';
 
 /** The part of a pino logger the store uses. */
 export interface StoreLogger {
@@ -171,11 +171,14 @@ export class FsStore implements SessionStore {
     return listed && this.wholes.of(listed);
   }
 
-  async put(record: SessionRecord, options: { durable?: boolean } = {}): Promise<void> {
+  async put(record: SessionRecord, options: PutOptions = {}): Promise<void> {
     const id = record.id;
     if (!isValidSessionId(id)) throw notFound(id);
     const json = toJson(record);
     const copy = frozenCopy(record);
+    // Answered from the index at once; a session not indexed (deleted, damaged) waits for the write.
+    const indexedAtOnce = options.readableAtOnce === true && this.index.has(id);
+    if (indexedAtOnce) this.setIndexed(copy);
 
     await this.queue.run(id, async () => {
       try {
@@ -189,7 +192,7 @@ export class FsStore implements SessionStore {
         }
         throw ioError(err, `cannot write session ${id}`);
       }
-      this.setIndexed(copy);
+      if (!indexedAtOnce) this.setIndexed(copy);
       // A damaged record overwritten with a good one is healed.
       this.damaged.delete(id);
     });

@@ -48,6 +48,12 @@ export interface LogLocation {
  */
 export type ListedRecord = Omit<SessionRecord, 'args'>;
 
+/** How put() writes: see SessionStore.put. */
+export interface PutOptions {
+  durable?: boolean;
+  readableAtOnce?: boolean;
+}
+
 export interface SessionStore {
   /** Called once, before the first request: load the in-memory index. */
   init(): Promise<void>;
@@ -69,8 +75,11 @@ export interface SessionStore {
    * With `durable: false` the new record is written whole but its replacing the old one is not
    * forced to disk: a crash of the machine (never of the service) may bring back the record before
    * it. For facts the runtime keeps too and start-up finds again (a launch: its keeper.json).
+   * With `readableAtOnce` the store answers reads with the new record from the call on, before
+   * it is on disk (a session deleted meanwhile is not brought back); should the write fail, the
+   * caller keeps the change and writes it again (the supervisor's unwritten changes).
    */
-  put(record: SessionRecord, options?: { durable?: boolean }): Promise<void>;
+  put(record: SessionRecord, options?: PutOptions): Promise<void>;
   /** Every readable record (frozen, without args), in no particular order, from the index (no disk read, no copy). */
   list(): Promise<ListedRecord[]>;
   /**

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
+import { eventually } from '../helper.js';
 import { deploy, isRunning, readJsonWhenWritten, StreamClient } from './server-process.js';
 
 t.test('kill -9 with sessions running: after restart the live one is adopted, the one that ended meanwhile reads its exit', async (t) => {
@@ -76,6 +77,11 @@ t.test('pid reuse: a record naming a stranger process is not shown running, and 
   for (const s of [readFirst, stopFirst]) {
     const keeper = await readJsonWhenWritten(path.join(d.stateDir(s.id), 'keeper.json'));
     t.equal(keeper.pid, s.pid);
+    // The running record is written after the start's answer: the forgery below edits it.
+    await eventually(async () => {
+      const record = JSON.parse(await readFile(path.join(d.sessionDir(s.id), 'session.json'), 'utf8'));
+      return record.status === 'running' ? true : undefined;
+    });
   }
 
   await d.server.kill('SIGKILL');

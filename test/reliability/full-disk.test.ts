@@ -53,6 +53,10 @@ t.test('stop on a full disk: the process is signalled, reads answer, the record 
   await d.start();
   const session = await d.run('trap "exit 143" TERM; while :; do sleep 0.05; done');
   const doomed = await d.run('sleep 600');
+  // Their running records are written just after the starts' answers; the disk fills after that.
+  for (const s of [session, doomed]) {
+    await eventually(async () => (JSON.parse(await readFile(path.join(d.sessionDir(s.id), 'session.json'), 'utf8')).status === 'running' ? true : undefined));
+  }
   const filler = path.join(d.dataDir, 'filler');
   await fill(filler);
   const ready = await d.request('GET', '/readyz');

@@ -17,11 +17,17 @@ const rank = (status: string) => (status === 'starting' ? 1 : status === 'runnin
 t.test('24 racing starts and lists: no status goes backwards', async (t) => {
   const config = await testConfig(t);
   const store = createFsStore({ dataDir: config.dataDir, log: silent });
-  // Every record write waits, as on a disk with a slow fsync: the window the race needs.
+  // Every record write waits, as on a disk with a slow fsync: the window the race needs. A put
+  // readable at once (a launch's) is, as the store promises, and its write is the slow part.
   const put = store.put.bind(store);
-  store.put = async (record) => {
+  store.put = async (record, options) => {
+    if (options?.readableAtOnce) {
+      const written = put(record, options);
+      await sleep(25);
+      return written;
+    }
     await sleep(25);
-    return put(record);
+    return put(record, options);
   };
   const journal = new MemoryJournal();
   const app = await buildApp({ config, store, journal, logger: false, forceCloseConnections: true });

@@ -284,3 +284,16 @@ t.test('a walk through the store (a completion of more than 100 records) reads a
   const walkAgain = await reopened.complete(listed.slice(20));
   t.ok(walkAgain.every((r, i) => r !== walk[i]), 'what the walk read was not kept');
 });
+
+t.test('a put readable at once is on disk once it resolves, and in the index before', async (t) => {
+  const dataDir = join(await tempRoot(t), 'data');
+  const store = await openStore(dataDir);
+  await store.create(makeRecord({ status: 'starting', pid: null, handle: null }), makeMetadata());
+  const written = store.put(makeRecord({ status: 'running', pid: 77, handle: { pid: 77 } }), { durable: false, readableAtOnce: true });
+  const onDiskMeanwhile = JSON.parse(await readFile(join(dataDir, 'sessions', DEMO_ID, 'session.json'), 'utf8')) as { status: string };
+  t.equal((await store.get(DEMO_ID))?.status, 'running', 'the index has it');
+  t.match(onDiskMeanwhile.status, /^(starting|running)$/, 'the file holds a whole record meanwhile, old or new');
+  await written;
+  const reopened = await openStore(dataDir);
+  t.equal((await reopened.get(DEMO_ID))?.status, 'running', 'written');
+});

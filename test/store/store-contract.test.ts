@@ -203,6 +203,29 @@ export function runStoreContract(t: Test, name: string, makeStore: (t: Test) => 
       t.same(await snapshot(), before, 'nothing was written');
     });
 
+    t.test('a put readable at once is answered by get and the listing from the call on; a deleted session stays deleted', async (t) => {
+      const { store, snapshot } = await makeStore(t);
+      await store.create(makeRecord({ status: 'starting', pid: null, handle: null }), makeMetadata());
+      const running = makeRecord({ status: 'running', pid: 4242, handle: { pid: 4242 } });
+      const written = store.put(running, { durable: false, readableAtOnce: true });
+      // Asked before anything is awaited: the write cannot have been done yet.
+      const got = store.get(DEMO_ID);
+      const listed = Array.from(store.ordered(), (r) => r.status);
+      t.equal((await got)?.status, 'running', 'get answers the new record at once');
+      t.same(listed, ['running'], 'so does the listing');
+      await written;
+      t.equal((await store.get(DEMO_ID))?.pid, 4242, 'and still once written');
+      await store.put(makeRecord({ status: 'exited', exit_code: 0 }));
+      t.equal((await store.get(DEMO_ID))?.status, 'exited', 'a later put wins');
+
+      await store.delete(DEMO_ID);
+      const before = await snapshot();
+      await rejectsWith(t, store.put(running, { readableAtOnce: true }), 'not_found', 'readable at once after delete');
+      t.equal(await store.get(DEMO_ID), undefined, 'not brought back');
+      t.same(await store.list(), [], 'list still empty');
+      t.same(await snapshot(), before, 'nothing was written');
+    });
+
     t.test('metadata is written once and survives every put', async (t) => {
       const { store } = await makeStore(t);
       await store.create(makeRecord(), makeMetadata());
