@@ -128,7 +128,10 @@ export async function replayThroughput(sd: Sessiond, root: string): Promise<Row[
       sessiond: `${fmt(rate(row), 0)}${note}`,
       reference: `${fmt(rate(httpRef), 0)} (node:http + createReadStream)`,
       ratio: rate(row) / rate(httpRef),
-      goal: '',
+      // Issue 11: SSE replay at least half a bare file stream. The raw route has no goal of its
+      // own; it ran at about 1.0 before the heap flags of src/node-flags.ts and about 0.7 since
+      // (more full collections while 100 MB of buffers go through).
+      goal: name.startsWith('SSE') ? '>= 0.5' : '',
     });
   }
   return rows;

@@ -9,7 +9,7 @@ import { deploy } from './server-process.js';
 const MiB = 1024 * 1024;
 
 t.test('under a load of reads, the young generation stays within 2 x 8 MiB', async (t) => {
-  t.same(SERVER_NODE_FLAGS, ['--max-semi-space-size=8']);
+  t.ok(SERVER_NODE_FLAGS.includes('--max-semi-space-size=8'));
   const d = await deploy(t, { env: { SESSIOND_RATE_LIMIT: '1000000' } });
   const server = await d.start();
   const session = await d.run('sleep 30');

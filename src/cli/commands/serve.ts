@@ -14,8 +14,9 @@ export const serve: Command = {
   SESSIOND_ALLOWED_COMMANDS (claude), SESSIOND_WORKSPACE_ROOTS (this directory),
   SESSIOND_LOG_FORMAT (json or pretty), SESSIOND_LOG_LEVEL (info), SESSIOND_TLS (off or behind-proxy).
 The README's configuration table lists every setting. SIGTERM or Ctrl-C stops the service; sessions keep running.
-It runs in this command's Node; npm start adds --max-semi-space-size=8 (less memory for the same speed):
-NODE_OPTIONS=--max-semi-space-size=8 sessiond serve does the same.`,
+It runs in this command's Node, with Node's heap defaults; npm start sizes the heap for less memory at the
+same speed. For the same, run node --max-semi-space-size=8 --initial-old-space-size=48 --heap-growing-percent=20
+followed by the path of sessiond's dist/src/cli/main.js and serve.`,
   async run() {
     await import('../../server.js');
     return 'running';
