@@ -7,11 +7,11 @@ import { spawn } from 'node:child_process';
 import { fmt, median, msSince, now, percentile, pool, stopAll, type Row, type Sessiond } from './lib.js';
 import type { Pm2 } from './pm2.js';
 
-const SEQUENTIAL = 20;
+const SEQUENTIAL = 40;
 const WARM_UP = 3;
 const BURST = 60;
 const IN_FLIGHT = 8;
-const ROUNDS = 2;
+const ROUNDS = 4;
 const COMMAND = 'sleep';
 const ARGS = ['60'];
 
