@@ -2,7 +2,7 @@
 // answers reads with it at once (put readableAtOnce), the write lands after the answer and the
 // started event after the write, and a write that fails is kept in memory and written later. (A crash before the write lands finds the
 // session `starting` and adopts its keeper: test/reliability/crash-restart.test.ts.)
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { StoreError } from '../../src/store/errors.js';
 import type { PutOptions } from '../../src/store/store.js';
 import type { SessionRecord } from '../../schemas/session.js';
@@ -25,15 +25,20 @@ function storeWithHeldLaunchWrites() {
   return { store, held };
 }
 
-t.test('the answer does not wait for the running record’s write; reads see running meanwhile', async (t) => {
+/** The app on such a store, and one start answered: the session, its answer, the held writes. */
+async function startHeld(t: Test, name: string) {
   const { store, held } = storeWithHeldLaunchWrites();
   const processes = createFakeProcessAdapter({ onOutput: (id, stream, data) => store.appendLog(id, stream, data) });
   const ctx = await buildFakeApp(t, { store, processes });
-  const res = await ctx.app.inject({ method: 'POST', url: '/v1/sessions', payload: { name: 'quick', working_directory: ctx.root, command: 'claude', args: ['-p', 'hi'] } });
+  const res = await ctx.app.inject({ method: 'POST', url: '/v1/sessions', payload: { name, working_directory: ctx.root, command: 'claude', args: ['-p', 'hi'] } });
+  return { ctx, store, processes, held, res, id: res.json().id as string };
+}
+
+t.test('the answer does not wait for the running record’s write; reads see running meanwhile', async (t) => {
+  const { ctx, processes, held, res, id } = await startHeld(t, 'quick');
   t.equal(res.statusCode, 201);
   t.equal(res.json().status, 'running', 'answered running');
   t.equal(held.length, 1, 'while its record’s write has not landed');
-  const id = res.json().id as string;
   t.equal((await ctx.app.inject({ url: `/v1/sessions/${id}` })).json().status, 'running', 'GET reads running');
   t.same((await ctx.app.inject({ url: '/v1/sessions' })).json().items.map((s: { status: string }) => s.status), ['running'], 'so does the list');
   const started = () => ctx.journal.all().some((e) => e.type === 'session.started' && e.session.id === id);
@@ -50,12 +55,8 @@ t.test('the answer does not wait for the running record’s write; reads see run
 });
 
 t.test('a running record whose write fails is kept and answered, and the session’s next change is written', async (t) => {
-  const { store, held } = storeWithHeldLaunchWrites();
-  const processes = createFakeProcessAdapter({ onOutput: (id, stream, data) => store.appendLog(id, stream, data) });
-  const ctx = await buildFakeApp(t, { store, processes });
-  const res = await ctx.app.inject({ method: 'POST', url: '/v1/sessions', payload: { name: 'full', working_directory: ctx.root, command: 'claude', args: ['-p', 'hi'] } });
+  const { ctx, store, held, res, id } = await startHeld(t, 'full');
   t.equal(res.json().status, 'running');
-  const id = res.json().id as string;
   held[0]?.settle(new StoreError('io', 'ENOSPC: no space left on device'));
   // Still running for every reader, not starting.
   for (let i = 0; i < 3; i++) {
@@ -70,10 +71,7 @@ t.test('a running record whose write fails is kept and answered, and the session
 });
 
 t.test('closing the service waits for a running record’s write under way', async (t) => {
-  const { store, held } = storeWithHeldLaunchWrites();
-  const processes = createFakeProcessAdapter({ onOutput: (id, stream, data) => store.appendLog(id, stream, data) });
-  const ctx = await buildFakeApp(t, { store, processes });
-  const res = await ctx.app.inject({ method: 'POST', url: '/v1/sessions', payload: { name: 'closing', working_directory: ctx.root, command: 'claude', args: ['-p', 'hi'] } });
+  const { ctx, held, res } = await startHeld(t, 'closing');
   t.equal(res.json().status, 'running');
   let closed = false;
   const closing = ctx.app.close().then(() => (closed = true));
