@@ -2,7 +2,7 @@
 // readers of a 400 MB sparse report.md (v1 read it whole: 5.5 GB), and `tail_bytes=Infinity` on
 // a 200 MB log (v1 passed it and read the whole log, 8 requests: 5 GB). What a read costs is the
 // server's peak RSS during it (VmHWM, reset before) above its RSS before it.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -85,7 +85,7 @@ t.test('4 readers of a 400 MB report cost the server under 100 MiB', async (t) =
   t.ok(streamed.bytes < BUDGET, `streaming 4 × 400 MB cost ${mib(streamed.bytes)} (v1: 5.5 GB)`);
 });
 
-t.test('tail_bytes=Infinity is refused; 8 tails of a 200 MB log at the cap cost under 100 MiB', async (t) => {
+t.test('tail_bytes=Infinity is refused; 8 tails of a 200 MB log at the cap, and 8 whole downloads of it, cost under 100 MiB', async (t) => {
   const d = await deploy(t);
   const server = await d.start();
   // The session's own stdout becomes 200 MB (sparse), then 3 MB of text at its end.
@@ -107,4 +107,13 @@ t.test('tail_bytes=Infinity is refused; 8 tails of a 200 MB log at the cap cost 
     t.ok(res.bytes < 1.1 * MiB, `a tail at the cap is about 1 MiB of JSON (${mib(res.bytes)})`);
   }
   t.ok(tails.bytes < BUDGET, `8 tails of a 200 MB log cost ${mib(tails.bytes)} (v1 with Infinity: 5 GB)`);
+
+  // The whole log, 8 downloads at once: streamed 256 KiB at a time with backpressure, never held.
+  const size = statSync(path.join(d.sessionDir(session.id as string), 'stdout.log')).size;
+  const downloads = await cost(server, () => Promise.all(Array.from({ length: 8 }, () => countBody(`${base}/stdout`))));
+  for (const res of downloads.result) {
+    t.equal(res.status, 200);
+    t.equal(res.bytes, size, `a download is the whole log (${mib(res.bytes)})`);
+  }
+  t.ok(downloads.bytes < BUDGET, `8 whole downloads of a 200 MB log cost ${mib(downloads.bytes)}`);
 });
