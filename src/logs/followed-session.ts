@@ -3,6 +3,7 @@
 // lets go of every subscription as soon as the client leaves (or the stream is done).
 import type { ServerResponse } from 'node:http';
 import type { Session } from '../../schemas/session.js';
+import { allowed } from '../sessions/transitions.js';
 import type { LogStreamName } from '../store/store.js';
 import type { LogHub } from './hub.js';
 import type { SessionWatch } from './session-watch.js';
@@ -28,7 +29,10 @@ export class FollowedSession {
       ...streams.map((stream) => shared.hub.subscribe(session.id, stream, () => wakeup.wake())),
       shared.watch.subscribe(session.id, (next) => {
         if (next === null) this.gone = true;
-        else if (next.status !== this.latest.status) {
+        // Only forward: a change recorded earlier can be told after a later one was read (a
+        // start's created event is announced once its journal append is done, which may come
+        // after the start's answer and this stream's first read of the session).
+        else if (next.status !== this.latest.status && allowed(this.latest.status, next.status)) {
           this.latest = next;
           this.due = next;
         }

@@ -3,7 +3,11 @@
 import { EventEmitter } from 'node:events';
 import t, { type Test } from 'tap';
 import type { Session } from '../../schemas/session.js';
+import type { ServerResponse } from 'node:http';
+import { FollowedSession } from '../../src/logs/followed-session.js';
+import type { LogHub } from '../../src/logs/hub.js';
 import { SessionWatch, type SessionSource } from '../../src/logs/session-watch.js';
+import { Wakeup } from '../../src/logs/wakeup.js';
 import { buildFakeApp, eventually, type FakeApp } from '../helper.js';
 import { makeRecord } from '../fakes/records.js';
 import { SseClient, sleep, useToken } from '../streaming/helper.js';
@@ -120,4 +124,25 @@ t.test('raw follow: a client connecting while the session ends still sees the re
   await b.closed(5000);
   t.ok(b.endedCleanly);
   t.equal(Buffer.concat(b.raw).toString(), 'hello\n');
+});
+
+t.test('a stream’s followed status only moves forward: a change told late (created after running) is not sent', async (t) => {
+  const changes = new EventEmitter<{ change: [Change] }>();
+  const source: SessionSource = { get: () => new Promise<Session>(() => undefined), changes };
+  const watch = new SessionWatch(source);
+  t.teardown(() => watch.close());
+  const hub = { subscribe: () => () => undefined } as unknown as LogHub;
+  const res = new EventEmitter() as unknown as ServerResponse;
+  const followed = new FollowedSession({ hub, watch }, session('running'), ['stdout'], new Wakeup(), res);
+  t.teardown(() => followed.release());
+  changes.emit('change', { type: 'session.created', session: session('starting') });
+  t.equal(followed.takeStatus(), null, 'starting after running is stale: nothing to send');
+  t.equal(followed.latest.status, 'running');
+  changes.emit('change', { type: 'session.started', session: session('running') });
+  t.equal(followed.takeStatus(), null, 'running again: nothing to send');
+  changes.emit('change', { type: 'session.ended', session: session('exited') });
+  t.equal(followed.takeStatus()?.status, 'exited', 'the end is sent');
+  changes.emit('change', { type: 'session.started', session: session('running') });
+  t.equal(followed.takeStatus(), null, 'and nothing after it');
+  t.equal(followed.latest.status, 'exited');
 });
