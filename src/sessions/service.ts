@@ -167,7 +167,7 @@ export class SessionService {
       if (full && !body.queue) {
         throw new SessionError('limit_exceeded', `at most ${maxRunning} sessions may run at once (SESSIOND_MAX_RUNNING); pass "queue": true to wait for a place`);
       }
-      const record = await this.create(body, plan, digest, full, continuation?.parentId ?? null);
+      const { record, told } = await this.create(body, plan, digest, full, continuation?.parentId ?? null);
       if (full) {
         this.queue.add(record);
         return { queued: record };
@@ -175,7 +175,7 @@ export class SessionService {
       // Registered under the lock, so a retry with the same key waits for this launch.
       const launch = this.launch(record, plan);
       this.launching.set(record.id, launch);
-      return { launch, id: record.id };
+      return { launch, id: record.id, told };
     });
     if (outcome.replay !== undefined) {
       const session = await this.settledView(outcome.replay);
@@ -184,6 +184,9 @@ export class SessionService {
     if (outcome.queued) return { session: this.options.supervisor.view(outcome.queued), replayed: false, queued: true };
     try {
       const record = await outcome.launch;
+      // The created event is in the journal before the answer (its append ran alongside the
+      // launch), so a crash after the answer cannot lose it.
+      await outcome.told;
       if (record.status === 'running') this.options.onStarted?.((performance.now() - began) / 1000);
       // As the index has it now: a quick command may have ended already.
       return { session: await this.get(record.id).catch(() => this.options.supervisor.view(record)), replayed: false, queued: false };
@@ -192,7 +195,13 @@ export class SessionService {
     }
   }
 
-  private async create(body: StartSessionBody, plan: LaunchPlan, digest: IdempotencyDigest | null, queued: boolean, parentId: string | null): Promise<SessionRecord> {
+  private async create(
+    body: StartSessionBody,
+    plan: LaunchPlan,
+    digest: IdempotencyDigest | null,
+    queued: boolean,
+    parentId: string | null,
+  ): Promise<{ record: SessionRecord; told: Promise<void> }> {
     for (let attempt = 1; ; attempt++) {
       const now = this.options.clock();
       const id = newSessionId(body.name, now);
@@ -210,10 +219,10 @@ export class SessionService {
       this.idempotency.add(record);
       // A session about to launch is counted live at once (inside created, before its first
       // await); its created event need not hold the launch up: the journal keeps the order of
-      // appends, so it still comes before started. Its failure is logged inside.
+      // appends, so it still comes before started; the answer waits for it. Its failure is logged inside.
       const told = this.options.supervisor.created(record);
       if (queued) await told;
-      return record;
+      return { record, told };
     }
   }
 

@@ -18,14 +18,6 @@ import { checkLogFile, LOG_READ_FLAGS, SharedLogReaders, unsafeLog } from './log
 import { logReaderOf } from './log-reader.js';
 import type { ListedRecord, LogLocation, LogReader, LogStat, LogStreamName, PutOptions, SessionStore } from './store.js';
 
-/**
- * Bytes per read of a log streamed whole or by range (the SSE replay reads as much per step). With
- * Node's 64 KiB a 100 MB replay ran at 0.63-0.70 of a bare file stream under the service's heap
- * flags (each chunk a new buffer, and full collections follow the buffers' bytes); at 256 KiB,
- * 0.91-0.92. A reader holds one or two chunks at a time, backpressure doing the rest.
- */
-const LOG_STREAM_CHUNK = 256 * 1024;
-
 /** The part of a pino logger the store uses. */
 export interface StoreLogger {
   warn(obj: object, msg: string): void;
@@ -323,7 +315,7 @@ export class FsStore implements SessionStore {
     }
   }
 
-  async openLogStream(id: string, stream: LogStreamName, start: number, end: number): Promise<Readable> {
+  async openLogStream(id: string, stream: LogStreamName, start: number, end: number, options: { chunkBytes?: number } = {}): Promise<Readable> {
     const from = Math.max(0, start);
     if (!(end > from)) return emptyStream();
     // A missing log is an empty stream, not an error every caller would have to tell apart from a real fault.
@@ -331,7 +323,7 @@ export class FsStore implements SessionStore {
     if (!opened) return emptyStream();
     // Streamed from the checked descriptor (closed when the stream ends or is destroyed). Node's
     // `end` is inclusive, ours is exclusive.
-    return opened.fh.createReadStream({ start: from, end: end - 1, highWaterMark: LOG_STREAM_CHUNK });
+    return opened.fh.createReadStream({ start: from, end: end - 1, ...(options.chunkBytes ? { highWaterMark: options.chunkBytes } : {}) });
   }
 
   openLogReader(id: string, stream: LogStreamName): LogReader {

@@ -118,8 +118,11 @@ export interface SessionStore {
    * buffer instead of leaving one behind per read.
    */
   readLog(id: string, stream: LogStreamName, start: number, end: number, into?: Buffer): Promise<Buffer>;
-  /** A byte stream of [start, end) of a log (end exclusive), for large reads; the log is opened and checked before it resolves. */
-  openLogStream(id: string, stream: LogStreamName, start: number, end: number): Promise<Readable>;
+  /**
+   * A byte stream of [start, end) of a log (end exclusive), for large reads; the log is opened and
+   * checked before it resolves. `chunkBytes`: bytes per read (Node's 64 KiB by default).
+   */
+  openLogStream(id: string, stream: LogStreamName, start: number, end: number, options?: { chunkBytes?: number }): Promise<Readable>;
   /**
    * A reader that keeps its log open across reads, for a follower that reads it again and again
    * (one read per wake-up, not an open and a check each time). Opened lazily; close it when done.

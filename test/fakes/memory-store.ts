@@ -129,7 +129,7 @@ export class MemoryStore implements SessionStore {
     return into.subarray(0, bytes.length);
   }
 
-  async openLogStream(id: string, stream: LogStreamName, start: number, end: number): Promise<Readable> {
+  async openLogStream(id: string, stream: LogStreamName, start: number, end: number, _options?: { chunkBytes?: number }): Promise<Readable> {
     const bytes = this.slice(id, stream, start, end);
     return Readable.from(bytes.length === 0 ? [] : [bytes], { objectMode: false });
   }
