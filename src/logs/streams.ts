@@ -7,7 +7,7 @@ import { Readable, Transform, pipeline } from 'node:stream';
 import { TAIL_MAX_BYTES } from '../../schemas/requests.js';
 import type { LogsTail, LogsTailResponse } from '../../schemas/responses.js';
 import { SessionError } from '../sessions/errors.js';
-import { guardLogRead } from '../sessions/session-logs.js';
+import { DOWNLOAD_CHUNK, guardLogRead } from '../sessions/session-logs.js';
 import { trimToUtf8Boundaries } from '../sessions/utf8.js';
 import { retainedWindows, type RetainedWindows } from './retained.js';
 import { LogFollower } from './follower.js';
@@ -122,7 +122,7 @@ export class LogStreams {
    * error, never zeros given out as bytes).
    */
   async body(id: string, stream: LogStreamName, start: number, end: number): Promise<Readable> {
-    const source = await guardLogRead(() => this.options.store.openLogStream(id, stream, start, end));
+    const source = await guardLogRead(() => this.options.store.openLogStream(id, stream, start, end, { chunkBytes: DOWNLOAD_CHUNK }));
     const windows = this.windows;
     let at = start;
     await windows.from(id, stream);

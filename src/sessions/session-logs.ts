@@ -12,9 +12,10 @@ import { trimToUtf8Boundaries } from './utf8.js';
  * download ran at 0.63-0.70 of a bare file stream under the service's heap flags (each chunk a new
  * buffer, and full collections follow the buffers' bytes); at 256 KiB, 0.91-0.92. A download holds
  * one or two chunks at a time, backpressure doing the rest (8 whole downloads of a 200 MB log at
- * once: test/security/memory.test.ts). Other readers (agent pages, SSE) keep Node's size.
+ * once: test/security/memory.test.ts; the raw route reads through LogStreams.body). Agent pages and
+ * SSE keep Node's size.
  */
-const DOWNLOAD_CHUNK = 256 * 1024;
+export const DOWNLOAD_CHUNK = 256 * 1024;
 
 export interface RawLog {
   size: number;
