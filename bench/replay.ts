@@ -130,7 +130,7 @@ export async function replayThroughput(sd: Sessiond, root: string): Promise<Row[
       ratio: rate(row) / rate(httpRef),
       // Issue 11: SSE replay at least half a bare file stream. The raw route has no goal of its
       // own: about 1.0 before the heap flags of src/node-flags.ts, 0.7 with them in 64 KiB
-      // reads, 0.9 in 256 KiB reads (fs-store.ts).
+      // reads, 0.9-1.0 in 256 KiB reads (src/sessions/session-logs.ts).
       goal: name.startsWith('SSE') ? '>= 0.5' : '',
     });
   }

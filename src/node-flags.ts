@@ -18,5 +18,5 @@
 // session cost 39 MiB instead of 78-124, with list and GET throughput unchanged. The third flag
 // made a raw replay of a 100 MB log in 64 KiB reads run at 0.7 of a bare file stream instead of
 // 1.0 (full collections follow the bytes of the buffers going through); it reads 256 KiB at a
-// time now (fs-store.ts), 0.9. Without the third flag the RSS row read 140-159.
+// time now (src/sessions/session-logs.ts), 0.9-1.0. Without the third flag the RSS row read 140-159.
 export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--initial-old-space-size=48', '--heap-growing-percent=20'];
